@@ -1,0 +1,84 @@
+"""The index directory's fixed file names and its ``config.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexer.errors import IndexMismatch, IndexNotFound
+from indexer.normalize import NORMALIZER_VERSION
+from indexer.passages import PassageSettings
+
+FORMAT_VERSION = 1
+DEFAULT_ENCODER = "e5-small"
+CONFIG_FILE = "config.json"
+DATABASE_FILE = "sahafa.sqlite"
+VECTORS_FILE = "vectors.faiss"
+VECTORS_STAMP = "vectors.json"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What an index was built with; an index only opens with the same encoder and normaliser."""
+
+    encoder: str
+    dim: int
+    format_version: int = FORMAT_VERSION
+    normalizer_version: int = NORMALIZER_VERSION
+    passages: PassageSettings = field(default_factory=PassageSettings)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IndexConfig:
+        return cls(
+            encoder=str(data["encoder"]),
+            dim=int(data["dim"]),
+            format_version=int(data["format_version"]),
+            normalizer_version=int(data["normalizer_version"]),
+            passages=PassageSettings(**data.get("passages", {})),
+        )
+
+
+def read_config(index_dir: Path) -> IndexConfig:
+    path = Path(index_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise IndexNotFound(f"no Sahafa index at {index_dir}: build one with: sahafa index SOURCE... --index {index_dir}")
+    try:
+        return IndexConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexMismatch(f"{path} is unreadable ({exc}); {rebuild_hint(index_dir)}") from exc
+
+
+def write_config(index_dir: Path, config: IndexConfig) -> None:
+    path = Path(index_dir) / CONFIG_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(config.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def rebuild_hint(index_dir: Path, encoder: str | None = None) -> str:
+    flag = f" --encoder {encoder}" if encoder else ""
+    return f"rebuild it: rm -r {index_dir} && sahafa index SOURCE... --index {index_dir}{flag}"
+
+
+def check_compatible(index_dir: Path, config: IndexConfig, encoder: str | None = None) -> None:
+    """Fail with how-to-rebuild when the index was built by another format, normaliser or encoder."""
+    if config.format_version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index at {index_dir} has format version {config.format_version}, this Sahafa reads "
+            f"{FORMAT_VERSION}; {rebuild_hint(index_dir, config.encoder)}"
+        )
+    if config.normalizer_version != NORMALIZER_VERSION:
+        raise IndexMismatch(
+            f"index at {index_dir} was normalised with normaliser version {config.normalizer_version}, "
+            f"this Sahafa uses {NORMALIZER_VERSION}; {rebuild_hint(index_dir, config.encoder)}"
+        )
+    if encoder is not None and encoder != config.encoder:
+        raise IndexMismatch(
+            f"index at {index_dir} was built with encoder {config.encoder!r} ({config.dim}-d), not {encoder!r}; "
+            f"use --encoder {config.encoder}, or {rebuild_hint(index_dir, encoder)}"
+        )

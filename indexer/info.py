@@ -1,0 +1,34 @@
+"""A description of an index directory, for ``sahafa info`` and the app's sidebar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from indexer.index import IndexDir
+
+
+def describe(index_dir: str | Path) -> dict[str, Any]:
+    index = IndexDir.open(index_dir)
+    try:
+        store = index.store
+        passages = store.count("passages")
+        size = index.disk_bytes()
+        first, last = store.date_range()
+        return {
+            "index": str(index.path),
+            "encoder": index.config.encoder,
+            "dimension": index.config.dim,
+            "format_version": index.config.format_version,
+            "normalizer_version": index.config.normalizer_version,
+            "articles": store.count("articles"),
+            "passages": passages,
+            "languages": dict(store.languages()),
+            "sources": dict(store.sources()),
+            "dates": f"{first or '-'} .. {last or '-'}",
+            "vector_index": f"{index.vectors.kind}, {index.vectors.size} vectors",
+            "disk_bytes": size,
+            "bytes_per_passage": round(size / passages) if passages else 0,
+        }
+    finally:
+        index.close()

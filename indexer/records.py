@@ -1,0 +1,73 @@
+"""The nouns shared by the indexer and the search app: small frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One press article as read from a source, with its original text untouched."""
+
+    id: str
+    text: str
+    title: str = ""
+    date: str | None = None  # ISO 8601 (YYYY-MM-DD or full timestamp), or None
+    source: str | None = None  # the outlet
+    lang: str = "ar"  # "ar" or "en"
+    url: str | None = None
+    origin: str = ""  # where it was read from: "file:line" or a path
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence-aligned slice of an article: ``article.text[start:end]``."""
+
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A highlight on the original article text. ``kind`` is "term", "phrase" or "sentence"."""
+
+    start: int
+    end: int
+    kind: str = "term"
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    """One retrieved passage of an article, with its score and highlights."""
+
+    passage_id: int
+    start: int
+    end: int
+    score: float
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: an article and its best-matching passages, best first."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    lang: str
+    url: str | None
+    text: str  # the article's original text; passage offsets and spans point into it
+    score: float
+    passages: tuple[PassageHit, ...] = field(default_factory=tuple)
+
+    @property
+    def best(self) -> PassageHit:
+        return self.passages[0]
+
+    @property
+    def passage_text(self) -> str:
+        return self.text[self.best.start : self.best.end]

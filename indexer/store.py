@@ -1,0 +1,267 @@
+"""The SQLite store: articles with their original text, passages with offsets, hashes and vectors,
+and an FTS5 full-text index over the stemmed and the plain normalised text of every passage.
+
+SQLite is the source of truth. Vectors live here too (float32 blobs), so the FAISS index is a
+derived file that can always be rebuilt to agree with the last committed state.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.records import Article, Passage
+
+
+def m001_create_tables(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta (key, value) VALUES ('generation', '0');
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            date TEXT,
+            source TEXT,
+            lang TEXT NOT NULL,
+            url TEXT,
+            origin TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            record_hash TEXT NOT NULL
+        );
+        CREATE INDEX articles_date ON articles (date);
+        CREATE INDEX articles_source ON articles (source);
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY,
+            article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX passages_article ON passages (article_id, ordinal);
+        CREATE INDEX passages_hash ON passages (text_hash);
+        CREATE VIRTUAL TABLE passages_fts USING fts5 (
+            stemmed, norm, tokenize = 'unicode61 remove_diacritics 0'
+        );
+        """
+    )
+
+
+MIGRATIONS = (m001_create_tables,)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the numbered migrations that this database has not seen yet."""
+    done = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS[done:], start=done + 1):
+        with db:
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage row as the search side needs it."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    lang: str
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage ready to be written: offsets, lexical forms and its vector."""
+
+    passage: Passage
+    lang: str
+    text_hash: str
+    stemmed: str
+    norm: str
+    vector: np.ndarray
+
+
+class Store:
+    """One SQLite file. Writes happen in explicit transactions (``with store.transaction():``)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def transaction(self) -> sqlite3.Connection:
+        """A context manager: BEGIN … COMMIT, or ROLLBACK on error."""
+        return _Transaction(self.db)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def article_hashes(self) -> dict[str, tuple[str, str]]:
+        """``{article_id: (text_hash, record_hash)}`` for every stored article."""
+        rows = self.db.execute("SELECT id, text_hash, record_hash FROM articles")
+        return {r["id"]: (r["text_hash"], r["record_hash"]) for r in rows}
+
+    def vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of passages whose text hash is in ``hashes`` (reused instead of re-embedding)."""
+        found: dict[str, np.ndarray] = {}
+        wanted = list(set(hashes))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT text_hash, vector FROM passages WHERE text_hash IN ({marks})"
+            for row in self.db.execute(sql, chunk):
+                found[row["text_hash"]] = np.frombuffer(row["vector"], dtype=np.float32)
+        return found
+
+    def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every passage, in id order."""
+        count = self.count("passages")
+        ids = np.empty(count, dtype=np.int64)
+        vectors = np.empty((count, dim), dtype=np.float32)
+        for i, row in enumerate(self.db.execute("SELECT id, vector FROM passages ORDER BY id")):
+            ids[i] = row["id"]
+            vectors[i] = np.frombuffer(row["vector"], dtype=np.float32)
+        return ids, vectors
+
+    def count(self, table: str) -> int:
+        assert table in ("articles", "passages")
+        return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        found: dict[str, Article] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            sql = f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update((row["id"], _article(row)) for row in self.db.execute(sql, chunk))
+        return found
+
+    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        found: dict[int, StoredPassage] = {}
+        for i in range(0, len(ids), 500):
+            chunk = [int(x) for x in ids[i : i + 500]]
+            sql = (
+                'SELECT id, article_id, ordinal, start, "end", lang FROM passages '
+                f"WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            found.update((row["id"], StoredPassage(*row)) for row in self.db.execute(sql, chunk))
+        return found
+
+    def passages_of(self, article_id: str) -> list[StoredPassage]:
+        sql = 'SELECT id, article_id, ordinal, start, "end", lang FROM passages WHERE article_id = ? ORDER BY ordinal'
+        return [StoredPassage(*row) for row in self.db.execute(sql, (article_id,))]
+
+    def iter_article_ids(self) -> Iterator[str]:
+        for row in self.db.execute("SELECT id FROM articles ORDER BY id"):
+            yield row["id"]
+
+    def sources(self) -> list[tuple[str, int]]:
+        sql = "SELECT source, count(*) FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY source"
+        return [(row[0], row[1]) for row in self.db.execute(sql)]
+
+    def languages(self) -> list[tuple[str, int]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT lang, count(*) FROM articles GROUP BY lang")]
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        row = self.db.execute("SELECT min(date), max(date) FROM articles").fetchone()
+        return row[0], row[1]
+
+    # --- writing (call inside a transaction) -----------------------------------------------------
+
+    def bump_generation(self) -> int:
+        self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        return self.generation
+
+    def delete_article(self, article_id: str) -> list[int]:
+        """Remove an article, its passages and their full-text rows; return the removed passage ids."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE article_id = ?", (article_id,))]
+        self.db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
+        self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return ids
+
+    def put_article(self, article: Article, text_hash: str, record_hash: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO articles (id, title, text, date, source, lang, url, origin, text_hash, "
+            "record_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.text,
+                article.date,
+                article.source,
+                article.lang,
+                article.url,
+                article.origin,
+                text_hash,
+                record_hash,
+            ),
+        )
+
+    def add_passages(self, rows: Sequence[NewPassage]) -> list[int]:
+        """Insert passages and their full-text rows; return the new passage ids in order."""
+        ids: list[int] = []
+        for row in rows:
+            p = row.passage
+            cursor = self.db.execute(
+                'INSERT INTO passages (article_id, ordinal, start, "end", lang, text_hash, vector) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (p.article_id, p.ordinal, p.start, p.end, row.lang, row.text_hash, row.vector.tobytes()),
+            )
+            passage_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "INSERT INTO passages_fts (rowid, stemmed, norm) VALUES (?, ?, ?)",
+                (passage_id, row.stemmed, row.norm),
+            )
+            ids.append(passage_id)
+        return ids
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        text=row["text"],
+        title=row["title"],
+        date=row["date"],
+        source=row["source"],
+        lang=row["lang"],
+        url=row["url"],
+        origin=row["origin"],
+    )
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *args: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,108 @@
+"""The FAISS index: ids are passage row ids, scores are inner products of L2-normalised vectors.
+
+Exact search (``IndexIDMap2`` over ``IndexFlatIP``) while the index holds fewer than
+``HNSW_THRESHOLD`` vectors, HNSW past it (see README for the measurement behind the threshold).
+The file is written atomically next to a stamp naming the store generation it reflects; an index
+whose stamp disagrees with the store is rebuilt from the vectors kept in SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+HNSW_THRESHOLD = 250_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+
+
+class VectorIndex:
+    """A FAISS index over passage ids, with add, remove, search and stamped save."""
+
+    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        self.dim = dim
+        self.index = index if index is not None else _flat(dim)
+        self.needs_rebuild = False  # set when an HNSW index lost vectors it cannot remove
+
+    @classmethod
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        """An index of the right kind for ``len(ids)`` vectors."""
+        if len(ids) >= HNSW_THRESHOLD:
+            hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+            index = faiss.IndexIDMap2(hnsw)
+        else:
+            index = _flat(dim)
+        built = cls(dim, index)
+        built.add(ids, vectors)
+        return built
+
+    @property
+    def kind(self) -> str:
+        inner = faiss.downcast_index(self.index.index)
+        return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        if self.kind == "flat":
+            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        else:
+            self.needs_rebuild = True
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` nearest passages to one query vector; ids are -1 past the end."""
+        k = max(1, min(k, self.size))
+        if self.size == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def save(self, directory: Path, name: str, stamp_name: str, generation: int) -> None:
+        """Write the index, then its stamp; each by write-to-temporary and rename."""
+        path = Path(directory) / name
+        tmp = path.with_suffix(".tmp")
+        faiss.write_index(self.index, str(tmp))
+        _fsync_replace(tmp, path)
+        stamp = Path(directory) / stamp_name
+        tmp_stamp = stamp.with_suffix(".tmp")
+        tmp_stamp.write_text(json.dumps({"generation": generation, "count": self.size, "kind": self.kind}))
+        _fsync_replace(tmp_stamp, stamp)
+
+    @classmethod
+    def load(cls, directory: Path, name: str, stamp_name: str, dim: int) -> tuple[VectorIndex, dict] | None:
+        """The saved index and its stamp, or None when either is missing or unreadable."""
+        path, stamp = Path(directory) / name, Path(directory) / stamp_name
+        if not path.is_file() or not stamp.is_file():
+            return None
+        try:
+            meta = json.loads(stamp.read_text())
+            index = faiss.read_index(str(path))
+        except (ValueError, RuntimeError):
+            return None
+        if index.d != dim:
+            return None
+        return cls(dim, index), meta
+
+
+def _flat(dim: int) -> faiss.Index:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _fsync_replace(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
