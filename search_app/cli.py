@@ -25,13 +25,24 @@ def cli() -> None:
 
 @cli.command("index")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path),
-              help="Index directory (created if missing).")
-@click.option("--encoder", default=None,
-              help="e5-small (default for a new index), use, or st:NAME_OR_PATH for any sentence-transformers model.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=DEFAULT_INDEX,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Index directory (created if missing).",
+)
+@click.option(
+    "--encoder",
+    default=None,
+    help="e5-small (default for a new index), use, or st:NAME_OR_PATH for any sentence-transformers model.",
+)
 @click.option("--strict", is_flag=True, help="Exit non-zero if any record was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-record messages.")
-def index_cmd(sources: tuple[Path, ...], index_dir: Path, encoder: str | None, strict: bool, quiet: bool) -> None:
+def index_cmd(
+    sources: tuple[Path, ...], index_dir: Path, encoder: str | None, strict: bool, quiet: bool
+) -> None:
     """Index SOURCES (JSONL, CSV, .txt/.html files or folders) into an index directory.
 
     Indexing again embeds only new or changed articles; an interrupted run leaves the index at its
@@ -44,8 +55,14 @@ def index_cmd(sources: tuple[Path, ...], index_dir: Path, encoder: str | None, s
             click.echo(message, err=True)
 
     try:
-        report = index_sources(sources, index_dir, encoder=encoder, progress=not quiet,
-                               on_problem=say, on_warning=lambda m: say(f"warning: {m}"))
+        report = index_sources(
+            sources,
+            index_dir,
+            encoder=encoder,
+            progress=not quiet,
+            on_problem=say,
+            on_warning=lambda m: say(f"warning: {m}"),
+        )
     except SahafaError as exc:
         _fail(exc)
     click.echo(report.summary())
@@ -55,7 +72,9 @@ def index_cmd(sources: tuple[Path, ...], index_dir: Path, encoder: str | None, s
 
 @cli.command("delete")
 @click.argument("ids", nargs=-1, required=True)
-@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path)
+)
 def delete_cmd(ids: tuple[str, ...], index_dir: Path) -> None:
     """Remove articles by ID, with their passages and vectors."""
     from indexer.build import delete_articles
@@ -70,7 +89,9 @@ def delete_cmd(ids: tuple[str, ...], index_dir: Path) -> None:
 
 
 @cli.command("info")
-@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path)
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_cmd(index_dir: Path, as_json: bool) -> None:
     """Describe an index: encoder, counts, languages, outlets, dates, size on disk."""

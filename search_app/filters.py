@@ -1,0 +1,65 @@
+"""Search filters, as one frozen value that renders itself to a SQL condition over articles ``a``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.ingest import parse_date
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Language, outlets and an inclusive date range; empty fields do not filter."""
+
+    lang: str | None = None
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None  # YYYY-MM-DD
+    date_to: str | None = None
+
+    @classmethod
+    def make(
+        cls,
+        lang: str | None = None,
+        sources: list[str] | tuple[str, ...] | None = None,
+        date_from: object = None,
+        date_to: object = None,
+    ) -> Filters:
+        """Build filters from user input: dates may be date objects or any common date string."""
+        return cls(
+            lang=(lang or None) and str(lang).lower(),
+            sources=tuple(s for s in (sources or ()) if s),
+            date_from=_day(date_from),
+            date_to=_day(date_to),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lang or self.sources or self.date_from or self.date_to)
+
+    def sql(self) -> tuple[str, list[str]]:
+        """A condition on the ``articles a`` table and its parameters (``1`` when nothing filters)."""
+        parts, params = [], []
+        if self.lang:
+            parts.append("a.lang = ?")
+            params.append(self.lang)
+        if self.sources:
+            parts.append(f"a.source IN ({','.join('?' * len(self.sources))})")
+            params.extend(self.sources)
+        if self.date_from:
+            parts.append("substr(a.date, 1, 10) >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            parts.append("substr(a.date, 1, 10) <= ?")
+            params.append(self.date_to)
+        return (" AND ".join(parts) or "1"), params
+
+
+def _day(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    parsed = parse_date(str(value))
+    if parsed is None:
+        raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
+    return parsed[:10]

@@ -1,0 +1,160 @@
+"""Quote checking: did somebody say this, where, when, and in which exact words?
+
+Verdicts, strongest first: ``verbatim`` (the exact wording is in an article), ``normalised`` (the same
+words once diacritics, hamza/alef, ى/ي, ة/ه, digits, case and punctuation are folded), ``close`` (most
+words in order, some changed: the differences are listed word by word), ``paraphrase`` (the
+same meaning by the encoder, above PARAPHRASE_THRESHOLD, in either language) and ``not found``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from indexer.normalize import Normalized, Token, normalize, tokens
+from indexer.records import Article
+from search_app.query import PHRASE, parse_query
+from search_app.search import Searcher
+
+VERDICTS = ("verbatim", "normalised", "close", "paraphrase", "not found")
+CLOSE_MIN_SHARE = 0.6  # share of the quote's words that must appear, in order, for "close"
+PARAPHRASE_THRESHOLD = 0.86  # e5-small query-vs-sentence cosine; calibrated on XQuAD (see README)
+CANDIDATE_ARTICLES = 20
+MAX_QUOTE_WORDS = 200
+
+
+@dataclass(frozen=True)
+class WordDiff:
+    """One step of the word-by-word comparison: ``equal``, ``replace``, ``missing`` or ``extra``."""
+
+    op: str
+    quote: str  # the quote's words (empty for "extra")
+    source: str  # the article's original words (empty for "missing")
+
+
+@dataclass(frozen=True)
+class QuoteMatch:
+    """Where a quote (or its nearest wording) appears, with the exact span in the article's text."""
+
+    verdict: str
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    lang: str
+    start: int
+    end: int
+    text: str  # the article's original words at [start, end)
+    similarity: float  # share of words matched (lexical verdicts) or cosine (paraphrase)
+    diff: tuple[WordDiff, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuoteCheck:
+    """The verdict for a quote and the evidence: matches, strongest verdict first, earliest date first."""
+
+    quote: str
+    verdict: str
+    matches: tuple[QuoteMatch, ...]
+
+
+def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteCheck:
+    """Check ``quote`` against every article of the searcher's index."""
+    text = PHRASE.sub(lambda m: m.group(1), quote or "").strip().strip("\"'“”«»„").strip()
+    parsed = parse_query(text)
+    if parsed.empty or not tokens(normalize(parsed.text).text):
+        return QuoteCheck(quote, "not found", ())
+    quote_norm = normalize(parsed.text)
+    quote_words = [w.text for w in tokens(quote_norm.text)][:MAX_QUOTE_WORDS]
+    hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0)
+    articles = [searcher.index.store.article(h.article_id) for h in hits]
+    matches = [m for a in articles if a for m in [_lexical_match(a, text, quote_words)] if m]
+    if not any(m.verdict in ("verbatim", "normalised") for m in matches):
+        vector = searcher.query_vector(parsed.text)
+        seen = {m.article_id for m in matches}
+        for hit in hits[:5]:
+            if hit.article_id in seen:
+                continue
+            found = searcher.best_sentence(hit.text, hit.best.start, hit.best.end, vector)
+            if found and found[1] >= PARAPHRASE_THRESHOLD:
+                span, score = found
+                matches.append(_match("paraphrase", articles[hits.index(hit)], span.start, span.end, score))
+    matches.sort(key=lambda m: (VERDICTS.index(m.verdict), m.date is None, m.date or "", -m.similarity))
+    verdict = matches[0].verdict if matches else "not found"
+    return QuoteCheck(quote, verdict, tuple(matches[:limit]))
+
+
+def _match(
+    verdict: str, article: Article, start: int, end: int, similarity: float, diff: Sequence[WordDiff] = ()
+) -> QuoteMatch:
+    return QuoteMatch(
+        verdict,
+        article.id,
+        article.title,
+        article.source,
+        article.date,
+        article.url,
+        article.lang,
+        start,
+        end,
+        article.text[start:end],
+        round(float(similarity), 4),
+        tuple(diff),
+    )
+
+
+def _lexical_match(article: Article, quote: str, quote_words: list[str]) -> QuoteMatch | None:
+    """verbatim, normalised or close match of the quote in one article, or None."""
+    at = article.text.find(quote)
+    if at >= 0:
+        return _match("verbatim", article, at, at + len(quote), 1.0)
+    norm = normalize(article.text)
+    words = tokens(norm.text)
+    forms = [w.text for w in words]
+    n = len(quote_words)
+    best = _best_window(forms, quote_words)
+    if best is None:
+        return None
+    i, j, matched = best
+    a, _ = norm.original_span(words[i].start, words[i].end)
+    _, b = norm.original_span(words[j - 1].start, words[j - 1].end)
+    if matched == n and j - i == n:
+        return _match("normalised", article, a, b, 1.0)
+    if matched / n >= CLOSE_MIN_SHARE and n >= 3:
+        return _match("close", article, a, b, matched / n, _diff(quote_words, norm, words[i:j]))
+    return None
+
+
+def _best_window(forms: Sequence[str], quote: Sequence[str]) -> tuple[int, int, int] | None:
+    """(start, end, matched words) of the article window that best aligns with the quote's words."""
+    n = len(quote)
+    positions: dict[str, list[int]] = {}
+    for i, form in enumerate(forms):
+        positions.setdefault(form, []).append(i)
+    anchors = {max(0, p - qi) for qi, w in enumerate(quote) for p in positions.get(w, [])[:50]}
+    best: tuple[int, int, int] | None = None
+    for start in sorted(anchors)[:400]:
+        window = forms[start : start + n + max(2, n // 4)]
+        blocks = [
+            b for b in SequenceMatcher(None, quote, window, autojunk=False).get_matching_blocks() if b.size
+        ]
+        if not blocks:
+            continue
+        matched = sum(b.size for b in blocks)
+        lo, hi = start + blocks[0].b, start + blocks[-1].b + blocks[-1].size
+        if best is None or (matched, -(hi - lo)) > (best[2], -(best[1] - best[0])):
+            best = (lo, hi, matched)
+    return best
+
+
+def _diff(quote: Sequence[str], norm: Normalized, words: Sequence[Token]) -> list[WordDiff]:
+    """Word-by-word differences between the quote and the article's words (shown in original spelling)."""
+    forms = [w.text for w in words]
+    original = [norm.original[slice(*norm.original_span(w.start, w.end))] for w in words]
+    steps = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, list(quote), forms, autojunk=False).get_opcodes():
+        name = {"equal": "equal", "replace": "replace", "delete": "missing", "insert": "extra"}[op]
+        steps.append(WordDiff(name, " ".join(quote[i1:i2]), " ".join(original[j1:j2])))
+    return steps
