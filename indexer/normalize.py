@@ -120,20 +120,22 @@ class Normalized:
         return bisect_left(self.starts, original_pos)
 
 
-def _clusters(text: str) -> list[tuple[int, int]]:
-    """Split ``text`` into (start, end) clusters: a starter and the combining marks after it."""
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for i in range(1, len(text) + 1):
-        if i == len(text) or not _joins(text[i - 1], text[i]):
-            bounds.append((start, i))
-            start = i
-    return bounds
+def _combining_class() -> str:
+    """A regex character class of every combining mark (NFKC may compose them with what precedes)."""
+    marks = [c for c in range(0x20000) if unicodedata.combining(chr(c))]
+    ranges, start = [], marks[0]
+    for prev, cur in zip(marks, [*marks[1:], None], strict=True):
+        if cur != prev + 1:
+            ranges.append(f"\\U{start:08x}" + (f"-\\U{prev:08x}" if prev != start else ""))
+            start = cur
+    return "[" + "".join(ranges) + "]"
 
 
-def _joins(prev: str, char: str) -> bool:
-    """True when NFKC may compose ``char`` with what precedes it: a combining mark, or Hangul jamo."""
-    return unicodedata.combining(char) != 0 or 0x1100 <= ord(prev) <= 0x11FF or 0xAC00 <= ord(prev) <= 0xD7A3
+# A cluster: one character (or a run of Hangul jamo/syllables and the character after it) and the
+# combining marks that follow. NFKC never composes across cluster boundaries, so each cluster can be
+# normalised on its own and every output character knows the original slice it came from.
+CLUSTER = re.compile(r"(?:[\u1100-\u11ff\uac00-\ud7a3]+.?|.)" + _combining_class() + "*", re.S)
+_CLUSTER_CACHE: dict[str, str] = {}
 
 
 def normalize(text: str) -> Normalized:
@@ -141,11 +143,19 @@ def normalize(text: str) -> Normalized:
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    for start, end in _clusters(text):
-        piece = normalize_text(text[start:end])
-        out.append(piece)
-        starts.extend([start] * len(piece))
-        ends.extend([end] * len(piece))
+    cache = _CLUSTER_CACHE
+    for match in CLUSTER.finditer(text):
+        cluster = match.group()
+        piece = cache.get(cluster)
+        if piece is None:
+            piece = normalize_text(cluster)
+            if len(cache) < 100_000:
+                cache[cluster] = piece
+        if piece:
+            out.append(piece)
+            n = len(piece)
+            starts.extend([match.start()] * n)
+            ends.extend([match.end()] * n)
     return Normalized("".join(out), text, tuple(starts), tuple(ends))
 
 

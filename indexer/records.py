@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+HEADING_CHARS = 120
+
 
 @dataclass(frozen=True)
 class Article:
@@ -67,6 +69,12 @@ class Hit:
     @property
     def best(self) -> PassageHit:
         return self.passages[0]
+
+    @property
+    def heading(self) -> str:
+        """The title as a one-line heading: the article id when untitled, shortened when very long."""
+        title = " ".join(self.title.split()) or self.article_id
+        return title if len(title) <= HEADING_CHARS else title[: HEADING_CHARS - 1].rstrip() + "…"
 
     @property
     def passage_text(self) -> str:

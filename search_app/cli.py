@@ -110,6 +110,94 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
         click.echo(f"{key:>18}: {value}")
 
 
+@cli.command("search")
+@click.argument("query", required=False)
+@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Articles to return.")
+@click.option("--mode", type=click.Choice(["hybrid", "semantic", "lexical"]), default="hybrid", show_default=True)
+@click.option("--lang", type=click.Choice(["ar", "en"]), help="Only articles in this language.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--from", "date_from", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Batch: a JSONL file of {\"qid\", \"query\"} objects; one JSON line out per input line.")
+def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json: bool, **options: object) -> None:
+    """Search the index for QUERY (Arabic or English). Put words in double quotes for an exact phrase."""
+    from search_app.batch import run_batch
+    from search_app.output import hit_json, hit_text
+    from search_app.search import Searcher
+
+    if (query is None) == (queries is None):
+        raise click.UsageError("give either QUERY or --queries FILE")
+    options["sources"] = list(options["sources"])  # type: ignore[call-overload]
+    try:
+        searcher = Searcher.open(index_dir)
+        if queries is not None:
+            for line in run_batch(searcher, queries, options):
+                click.echo(json.dumps(line, ensure_ascii=False))
+            return
+        hits = searcher.search(query or "", **options)  # type: ignore[arg-type]
+    except (SahafaError, ValueError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps({"query": query, "results": [hit_json(h) for h in hits]}, ensure_ascii=False))
+        return
+    click.echo(f"{len(hits)} article(s) in {searcher.last_seconds * 1000:.0f} ms")
+    for rank, hit in enumerate(hits, 1):
+        click.echo(hit_text(hit, rank))
+
+
+@cli.command("quote")
+@click.argument("text")
+@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
+    """Check a quote: verbatim, normalised, close, paraphrase or not found, with its sources, earliest first."""
+    from search_app.output import quote_json, quote_text
+    from search_app.quotes import check_quote
+    from search_app.search import Searcher
+
+    try:
+        check = check_quote(Searcher.open(index_dir), text)
+    except SahafaError as exc:
+        _fail(exc)
+    click.echo(json.dumps(quote_json(check), ensure_ascii=False) if as_json else quote_text(check))
+
+
+@cli.command("serve")
+@click.option(
+    "--index",
+    "index_dir",
+    default=DEFAULT_INDEX,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Index directory to search.",
+)
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
+def serve_cmd(index_dir: Path, port: int) -> None:
+    """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
+    import os
+
+    from indexer.index import IndexDir
+
+    try:
+        IndexDir.open(index_dir).close()
+    except SahafaError as exc:
+        _fail(exc)
+    app = Path(__file__).with_name("app.py")
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+        "--", "--index", str(index_dir.resolve()),
+    ]  # fmt: skip
+    click.echo(f"Sahafa: serving {index_dir} on http://127.0.0.1:{port} (Ctrl+C stops it)")
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # become the server: Ctrl+C and kill reach Streamlit itself
+
+
 def main() -> None:
     cli(prog_name="sahafa")
 

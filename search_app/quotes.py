@@ -26,7 +26,9 @@ MAX_QUOTE_WORDS = 200
 
 @dataclass(frozen=True)
 class WordDiff:
-    """One step of the word-by-word comparison: ``equal``, ``replace``, ``missing`` or ``extra``."""
+    """One step of the word-by-word comparison of quote and source: ``equal``; ``replace`` (the quote has other
+    words there); ``missing`` (the quote's words are missing from the source); ``extra`` (source words that the
+    quote leaves out)."""
 
     op: str
     quote: str  # the quote's words (empty for "extra")
@@ -66,8 +68,7 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
     parsed = parse_query(text)
     if parsed.empty or not tokens(normalize(parsed.text).text):
         return QuoteCheck(quote, "not found", ())
-    quote_norm = normalize(parsed.text)
-    quote_words = [w.text for w in tokens(quote_norm.text)][:MAX_QUOTE_WORDS]
+    quote_words = _words(normalize(parsed.text))[:MAX_QUOTE_WORDS]
     hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0)
     articles = [searcher.index.store.article(h.article_id) for h in hits]
     matches = [m for a in articles if a for m in [_lexical_match(a, text, quote_words)] if m]
@@ -105,7 +106,12 @@ def _match(
     )
 
 
-def _lexical_match(article: Article, quote: str, quote_words: list[str]) -> QuoteMatch | None:
+def _words(norm: Normalized) -> list[tuple[str, str]]:
+    """(normalised form, original spelling) of each word."""
+    return _words_at(norm, tokens(norm.text))
+
+
+def _lexical_match(article: Article, quote: str, quote_words: list[tuple[str, str]]) -> QuoteMatch | None:
     """verbatim, normalised or close match of the quote in one article, or None."""
     at = article.text.find(quote)
     if at >= 0:
@@ -114,7 +120,7 @@ def _lexical_match(article: Article, quote: str, quote_words: list[str]) -> Quot
     words = tokens(norm.text)
     forms = [w.text for w in words]
     n = len(quote_words)
-    best = _best_window(forms, quote_words)
+    best = _best_window(forms, [form for form, _ in quote_words])
     if best is None:
         return None
     i, j, matched = best
@@ -149,12 +155,16 @@ def _best_window(forms: Sequence[str], quote: Sequence[str]) -> tuple[int, int, 
     return best
 
 
-def _diff(quote: Sequence[str], norm: Normalized, words: Sequence[Token]) -> list[WordDiff]:
-    """Word-by-word differences between the quote and the article's words (shown in original spelling)."""
-    forms = [w.text for w in words]
-    original = [norm.original[slice(*norm.original_span(w.start, w.end))] for w in words]
+def _diff(quote: Sequence[tuple[str, str]], norm: Normalized, words: Sequence[Token]) -> list[WordDiff]:
+    """Word-by-word differences between the quote and the article, both shown in their own spelling."""
+    theirs = _words_at(norm, words)
     steps = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, list(quote), forms, autojunk=False).get_opcodes():
+    matcher = SequenceMatcher(None, [f for f, _ in quote], [f for f, _ in theirs], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         name = {"equal": "equal", "replace": "replace", "delete": "missing", "insert": "extra"}[op]
-        steps.append(WordDiff(name, " ".join(quote[i1:i2]), " ".join(original[j1:j2])))
+        steps.append(WordDiff(name, " ".join(o for _, o in quote[i1:i2]), " ".join(o for _, o in theirs[j1:j2])))
     return steps
+
+
+def _words_at(norm: Normalized, words: Sequence[Token]) -> list[tuple[str, str]]:
+    return [(w.text, norm.original[slice(*norm.original_span(w.start, w.end))]) for w in words]

@@ -31,6 +31,7 @@ LEXICAL_WEIGHT = 0.1
 CANDIDATES = 100  # passages taken from each retriever before fusion (at least 10 × k)
 PASSAGES_PER_HIT = 3
 SENTENCE_CACHE = 20_000
+QUERY_CACHE = 4096
 EXPLAIN = 3  # hits whose best passage gets its most query-like sentence marked (one encoder call)
 
 
@@ -42,6 +43,7 @@ class Searcher:
     encoder: Encoder
     last_seconds: float = 0.0
     _sentence_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, index_dir: str | Path, *, encoder: Encoder | None = None) -> Searcher:
@@ -143,7 +145,7 @@ class Searcher:
         allowed = self._allowed(parsed, filters)
         if allowed is not None and len(allowed) == 0:
             return [], None
-        vector = self.encoder.encode_queries([parsed.text])[0] if mode != "lexical" else None
+        vector = self._query_vector(parsed.text) if mode != "lexical" else None
         dense = self._dense(vector, allowed, n) if vector is not None else {}
         lexical = self._lexical(parsed, filters, n) if mode != "semantic" else {}
         if parsed.phrases and not parsed.stems and mode != "semantic":
@@ -209,7 +211,15 @@ class Searcher:
         return np.vstack([self._sentence_cache[s] for s in sentences])
 
     def query_vector(self, query: str) -> np.ndarray:
-        return self.encoder.encode_queries([parse_query(query).text])[0]
+        return self._query_vector(parse_query(query).text)
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's vector, remembered for the next filter, mode or page of the same query."""
+        if text not in self._query_cache:
+            if len(self._query_cache) >= QUERY_CACHE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = self.encoder.encode_queries([text])[0]
+        return self._query_cache[text]
 
 
 def _by_score(item: tuple[float, StoredPassage]) -> tuple[float, int]:

@@ -1,0 +1,39 @@
+"""Batch search: a JSONL file of ``{"qid", "query"}`` objects in, one JSON object per line out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import SahafaError
+from search_app.output import hit_json
+from search_app.search import Searcher
+
+
+def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Search every line of ``path``; a bad line yields ``{"qid", "line", "error"}`` and the batch goes on."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            qid: Any = None
+            try:
+                try:
+                    row = json.loads(raw.decode("utf-8"))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"expected a JSON object, found {type(row).__name__}")
+                qid = row.get("qid")
+                query = row.get("query")
+                if not isinstance(query, str):
+                    raise ValueError("missing 'query' (a string)" if query is None else "'query' is not a string")
+                hits = searcher.search(query, **options)
+            except UnicodeDecodeError as exc:
+                yield {"qid": qid, "line": number, "error": f"{path}:{number}: not valid UTF-8 ({exc.reason})"}
+            except (ValueError, SahafaError) as exc:
+                yield {"qid": qid, "line": number, "error": f"{path}:{number}: {exc}"}
+            else:
+                yield {"qid": qid, "results": [hit_json(h) for h in hits]}

@@ -1,0 +1,75 @@
+"""Search hits and quote checks as JSON-ready dicts and as terminal text."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from indexer.records import Hit, Span
+from search_app.quotes import QuoteCheck
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """One result of ``sahafa search --json``: ``highlights`` are [start, end] offsets into the article text."""
+    best = hit.best
+    return {
+        "article_id": hit.article_id,
+        "passage_id": best.passage_id,
+        "score": round(hit.score, 6),
+        "title": hit.title,
+        "source": hit.source,
+        "date": hit.date,
+        "url": hit.url,
+        "lang": hit.lang,
+        "passage": hit.passage_text,
+        "highlights": [[s.start, s.end] for s in best.spans],
+        "passage_start": best.start,
+        "passage_end": best.end,
+        "spans": [{"start": s.start, "end": s.end, "kind": s.kind} for s in best.spans],
+        "more_passages": [{"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score}
+                          for p in hit.passages[1:]],
+    }
+
+
+def quote_json(check: QuoteCheck) -> dict[str, Any]:
+    return {"quote": check.quote, "verdict": check.verdict, "matches": [asdict(m) for m in check.matches]}
+
+
+def styled(text: str, start: int, end: int, spans: tuple[Span, ...]) -> str:
+    """``text[start:end]`` with query words in bold yellow and the best sentence underlined (on a terminal)."""
+    cuts = sorted({start, end, *(max(s.start, start) for s in spans), *(min(s.end, end) for s in spans)})
+    out = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        kinds = {s.kind for s in spans if s.start <= a and s.end >= b}
+        term = bool(kinds & {"term", "phrase"})
+        out.append(click.style(text[a:b], fg="yellow" if term else None, bold=term, underline="sentence" in kinds))
+    return "".join(out)
+
+
+def hit_text(hit: Hit, rank: int) -> str:
+    best = hit.best
+    where = ", ".join(x for x in (hit.source, hit.date) if x)
+    lines = [
+        f"{rank}. {hit.heading}  [{hit.lang}] {where}  (score {hit.score:.3f}, id {hit.article_id})",
+    ]
+    if hit.url:
+        lines.append(f"   {hit.url}")
+    snippet = styled(hit.text, best.start, best.end, best.spans).replace("\n", " ")
+    lines.append(f"   {'… ' if best.start else ''}{snippet}{' …' if best.end < len(hit.text) else ''}")
+    return "\n".join(lines)
+
+
+def quote_text(check: QuoteCheck) -> str:
+    lines = [f"verdict: {check.verdict}"]
+    for i, m in enumerate(check.matches, 1):
+        where = ", ".join(x for x in (m.source, m.date) if x) or "no outlet or date"
+        lines.append(f"{i}. {m.verdict}: {m.title or m.article_id} ({where}) id {m.article_id} [{m.start}:{m.end}]")
+        if m.url:
+            lines.append(f"   {m.url}")
+        lines.append(f"   «{m.text}»")
+        changed = [d for d in m.diff if d.op != "equal"]
+        for d in changed:
+            lines.append(f"   {d.op}: {d.quote or '-'} → {d.source or '-'}")
+    return "\n".join(lines)
