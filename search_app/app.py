@@ -1,0 +1,244 @@
+"""The Sahafa page: search press coverage in Arabic or English, read an article, check a quote.
+
+A thin Streamlit shell over search.py, quotes.py, views.py and export.py. Serve it with
+``sahafa serve --index DIR``, or ``streamlit run search_app/app.py -- --index DIR``; without ``--index`` it
+reads ``$SAHAFA_INDEX``, then ``index``. Every setting lives in the URL, so a copied address reproduces the
+page: ``?q=…&mode=…&lang=…&outlet=…&from=…&to=…&sort=…`` (bound widgets), ``article=ID`` and ``page=quote``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import threading
+
+import streamlit as st
+
+from indexer.errors import SahafaError
+from indexer.records import Hit
+from search_app import export, views
+from search_app.quotes import QuoteCheck, check_quote
+from search_app.search import Searcher
+
+MODES = {"hybrid": "hybrid", "semantic": "semantic", "exact phrase": "lexical"}
+SORTS = {"relevance": "relevance", "newest": "date"}
+LANGS = {"Arabic": "ar", "English": "en"}
+LANGS_BY_CODE = {code: name for name, code in LANGS.items()}
+PAGES = {"search": "Search", "quote": "Quote check"}
+RESULTS = 20
+QUOTE_MARKS = '"“”«»„'
+PLACEHOLDER = "Search in Arabic or English · ابحث بالعربية أو بالإنجليزية"
+QUOTE_PLACEHOLDER = "Paste a quote in Arabic or English · الصق اقتباسًا بالعربية أو بالإنجليزية"
+SCROLL = (
+    "<script>(function(){var n=0;var t=setInterval(function(){"
+    f'var e=document.getElementById("{views.PASSAGE_ANCHOR}")||document.getElementById("sahafa-article");'
+    'if(e||++n>60){clearInterval(t);if(e){e.scrollIntoView({block:"center"});}}},100);})();</script>'
+)
+
+
+def index_dir() -> str:
+    """``--index DIR`` after ``--`` on the command line, else ``$SAHAFA_INDEX``, else ``index``."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--index")
+    known, _ = parser.parse_known_args()
+    return known.index or os.environ.get("SAHAFA_INDEX") or "index"
+
+
+@st.cache_resource(show_spinner="Opening the index and loading the encoder…")
+def open_searcher(path: str) -> tuple[Searcher, threading.Lock]:
+    """One Searcher (and encoder) per index per process; the lock keeps sessions from sharing a search."""
+    return Searcher.open(path), threading.Lock()
+
+
+@st.cache_data(max_entries=256, show_spinner="Searching…")
+def run_search(path: str, query: str, mode: str, filters: tuple, sort: str) -> tuple[list[Hit], float]:
+    searcher, lock = open_searcher(path)
+    lang, sources, date_from, date_to = filters
+    with lock:
+        hits = searcher.search(
+            query, k=RESULTS, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort
+        )
+        return hits, searcher.last_seconds
+
+
+@st.cache_data(max_entries=128, show_spinner="Checking the quote…")
+def run_check(path: str, quote: str) -> QuoteCheck:
+    searcher, lock = open_searcher(path)
+    with lock:
+        return check_quote(searcher, quote)
+
+
+def search_args(query: str, mode: str) -> tuple[str, str]:
+    """The query and library mode for a page mode: "exact phrase" quotes the query and searches words only."""
+    if mode != "exact phrase":
+        return query, MODES.get(mode, "hybrid")
+    text = query.strip()
+    if not (len(text) > 1 and text[0] in QUOTE_MARKS and text[-1] in QUOTE_MARKS):
+        text = '"' + "".join(" " if c in QUOTE_MARKS else c for c in text) + '"'
+    return text, "lexical"
+
+
+def close_article() -> None:
+    st.query_params.pop("article", None)
+
+
+def open_article(article_id: str) -> None:
+    st.query_params["article"] = article_id
+
+
+def page_changed() -> None:
+    close_article()
+    if st.session_state.page == "search":
+        st.query_params.pop("page", None)
+    else:
+        st.query_params["page"] = st.session_state.page
+
+
+def choose_page() -> str:
+    if "page" not in st.session_state:
+        wanted = st.query_params.get("page", "search")
+        st.session_state.page = wanted if wanted in PAGES else "search"
+    return st.sidebar.radio("Page", list(PAGES), format_func=PAGES.get, key="page", on_change=page_changed)
+
+
+def day_or(value: str | None, fallback: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return fallback
+
+
+def bound(key: str) -> dict:
+    """A widget whose value lives in the URL as ``key``; changing it leaves the article view."""
+    return {"key": key, "bind": "query-params", "on_change": close_article}
+
+
+def sidebar_filters(searcher: Searcher) -> tuple[tuple, str]:
+    """Language, outlets, dates and sort, bound to the URL; returns (lang, sources, from, to) and the sort."""
+    store = searcher.index.store
+    low, high = store.date_range()
+    bounds = {"min_value": day_or(low, dt.date(1900, 1, 1)), "max_value": day_or(high, dt.date.today())}
+    sidebar = st.sidebar
+    sidebar.subheader("Filters")
+    lang = sidebar.selectbox("Language", list(LANGS), index=None, placeholder="Any language", **bound("lang"))
+    sources = [name for name, _ in store.sources()]
+    outlets = sidebar.multiselect("Outlet", sources, placeholder="All outlets", **bound("outlet"))
+    left, right = sidebar.columns(2)
+    date_from = left.date_input("From", value=None, **bounds, **bound("from"))
+    date_to = right.date_input("To", value=None, **bounds, **bound("to"))
+    sort = sidebar.radio("Sort by", list(SORTS), horizontal=True, **bound("sort"))
+    filters = (LANGS.get(lang or ""), tuple(outlets), date_from, date_to)
+    return filters, SORTS.get(sort, "relevance")
+
+
+def search_page(path: str, searcher: Searcher) -> None:
+    st.title("Sahafa · صحافة")
+    st.caption("Search press coverage in Arabic or English: words, meaning, or an exact phrase.")
+    query = st.text_input("Query", placeholder=PLACEHOLDER, label_visibility="collapsed", **bound("q"))
+    mode = st.radio("Match", list(MODES), horizontal=True, **bound("mode"))
+    filters, sort = sidebar_filters(searcher)
+    text, library_mode = search_args(query, mode)
+    hits: list[Hit] = []
+    seconds = 0.0
+    if query.strip():
+        try:
+            hits, seconds = run_search(path, text, library_mode, filters, sort)
+        except (SahafaError, ValueError) as exc:
+            st.error(f"The search could not run: {exc}")
+            return
+    if st.query_params.get("article"):
+        article_view(searcher, hits, st.query_params["article"], text if query.strip() else "")
+    elif not query.strip():
+        st.info("Type a query above, e.g. الاتجار بالأشخاص or human trafficking in Kuwait, and press Enter.")
+    elif not hits:
+        st.warning("No article matched. Try other words, the hybrid or semantic mode, or wider filters.")
+    else:
+        lang, outlets, date_from, date_to = filters
+        settings = {"mode": mode, "lang": lang, "outlets": list(outlets), "from": str(date_from or ""),
+                    "to": str(date_to or ""), "sort": sort}  # fmt: skip
+        results(hits, seconds, query, settings)
+
+
+def results(hits: list[Hit], seconds: float, query: str, settings: dict) -> None:
+    """How many, how fast, the downloads, then one card per article with its "Open article" button."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(f"{matched(len(hits))} · {seconds:.2f} s", width="stretch")
+    downloads = [
+        ("CSV", export.to_csv(hits), "text/csv"),
+        ("JSON", export.to_json(hits, query=query, settings=settings), "application/json"),
+    ]
+    for label, data, mime in downloads:
+        row.download_button(label, data, file_name=f"sahafa-results.{label.lower()}", mime=mime, on_click="ignore",
+                            icon=":material/download:", help="The results, with a ready citation per row")  # fmt: skip
+    for rank, hit in enumerate(hits, 1):
+        with st.container(border=True):
+            st.markdown(views.result_card(hit, rank), unsafe_allow_html=True)
+            st.button("Open article", key=f"open-{hit.article_id}", on_click=open_article, args=(hit.article_id,),
+                      type="tertiary", icon=":material/article:")  # fmt: skip
+
+
+def matched(n: int) -> str:
+    if n >= RESULTS:
+        return f"Top {n} matching articles"
+    return f"{n} article{'s' if n != 1 else ''} matched"
+
+
+def article_view(searcher: Searcher, hits: list[Hit], article_id: str, query: str) -> None:
+    """The full article, its best passage for the query tinted and scrolled into view."""
+    st.button("← Back to results", on_click=close_article)
+    hit = next((h for h in hits if h.article_id == article_id), None)
+    if hit is None:
+        article = searcher.index.store.article(article_id)
+        if article is None:
+            st.warning("That article is not in this index (it may have been deleted).")
+            return
+        hit = Hit(article.id, article.title, article.source, article.date, article.lang, article.url, article.text, 0.0)
+    st.markdown(views.article_html(hit, query), unsafe_allow_html=True)
+    st.html(SCROLL, unsafe_allow_javascript=True)
+
+
+def quote_page(path: str, searcher: Searcher) -> None:
+    st.title("Quote check")
+    st.caption("Did somebody say this, where, and when? Verbatim, normalised, close, paraphrase or not found.")
+    hidden = {"label_visibility": "collapsed", "placeholder": QUOTE_PLACEHOLDER}
+    quote = st.text_area("Quote", height=110, **hidden, **bound("quote"))
+    st.button("Check quote", type="primary")
+    if not quote.strip():
+        st.info("Paste a sentence from the news in either language; press Ctrl+Enter or click Check quote.")
+        return
+    try:
+        check = run_check(path, quote)
+    except (SahafaError, ValueError) as exc:
+        st.error(f"The quote could not be checked: {exc}")
+        return
+    st.markdown(views.verdict_html(check), unsafe_allow_html=True)
+    for match in check.matches:
+        article = searcher.index.store.article(match.article_id)
+        with st.container(border=True):
+            st.markdown(views.quote_match_html(match, article.text if article else None), unsafe_allow_html=True)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Sahafa", page_icon="📰", layout="centered")
+    st.markdown(views.style_tag(), unsafe_allow_html=True)
+    path = index_dir()
+    try:
+        searcher, _ = open_searcher(path)
+    except SahafaError as exc:
+        st.error(str(exc))
+        st.stop()
+    page = choose_page()
+    store = searcher.index.store
+    languages = ", ".join(f"{LANGS_BY_CODE.get(code, code)} {n}" for code, n in store.languages())
+    st.sidebar.caption(f"Index: {store.count('articles')} articles ({languages or 'none'})")
+    if store.count("articles") == 0:
+        st.info(f"The index at `{path}` is empty: add articles with `sahafa index SOURCE... --index {path}`.")
+        return
+    if page == "quote":
+        quote_page(path, searcher)
+    else:
+        search_page(path, searcher)
+
+
+main()

@@ -1,0 +1,63 @@
+"""Search results as downloadable CSV and JSON, each row with a ready-to-paste citation. No streamlit here."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Sequence
+
+from indexer.records import Hit
+
+FIELDS = ("rank", "article_id", "title", "outlet", "date", "lang", "url", "score", "passage", "citation")
+
+
+def display_title(title: str | None) -> str:
+    """A title as people should read it: entities some feeds leave in titles (``&#8220;``) decoded, one line."""
+    return " ".join(html.unescape(title or "").split())
+
+
+def day(date: str | None) -> str:
+    """The calendar day of an ISO 8601 date or timestamp (``""`` when undated)."""
+    return (date or "")[:10]
+
+
+def citation(source: str | None, date: str | None, title: str | None, url: str | None) -> str:
+    """``Outlet, date, “title”, URL``; parts the article does not have are left out."""
+    parts = [source or "", day(date), f"“{display_title(title)}”" if display_title(title) else "", url or ""]
+    return ", ".join(p for p in parts if p)
+
+
+def rows(hits: Sequence[Hit]) -> list[dict[str, object]]:
+    """One flat row per hit, best first, with its best passage as plain text."""
+    return [
+        {
+            "rank": rank,
+            "article_id": hit.article_id,
+            "title": display_title(hit.title),
+            "outlet": hit.source or "",
+            "date": day(hit.date),
+            "lang": hit.lang,
+            "url": hit.url or "",
+            "score": round(hit.score, 4),
+            "passage": hit.passage_text.strip() if hit.passages else "",
+            "citation": citation(hit.source, hit.date, hit.title, hit.url),
+        }
+        for rank, hit in enumerate(hits, 1)
+    ]
+
+
+def to_csv(hits: Sequence[Hit]) -> bytes:
+    """UTF-8 CSV with a byte-order mark, so that spreadsheet programs show Arabic correctly."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows(hits))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_json(hits: Sequence[Hit], *, query: str = "", settings: dict[str, object] | None = None) -> bytes:
+    """``{"query", "settings", "results": [rows]}`` as readable UTF-8 JSON."""
+    document = {"query": query, "settings": settings or {}, "results": rows(hits)}
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")

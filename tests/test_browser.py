@@ -1,0 +1,200 @@
+"""The page in a real browser: a real ``streamlit run`` server driven by headless Debian Chromium.
+
+Screenshots land in tests/artifacts/ (git-ignored); look at them after a change to the page.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "search_app" / "app.py"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SLOW = 180_000  # ms: the first search loads the encoder, and this machine may be busy
+VERBATIM = "وقال القلاف خلال مشاركته في ندوة في الرياض"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium (make chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(built_index):
+    """``streamlit run`` on a free port of 127.0.0.1 against the test index; killed afterwards."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+        "--", "--index", str(built_index),
+    ]  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with open(ARTIFACTS / "streamlit.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with direct.open(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start on {url} (exit code {process.poll()})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def settle(page) -> None:
+    """Wait for the script run that the last action started to finish (if it was quick, it already has)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    state = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState"
+    try:
+        page.wait_for_function(f"() => {state} === 'running'", timeout=3_000)
+    except PlaywrightTimeout:
+        pass
+    page.wait_for_function(f"() => {state} === 'notRunning'", timeout=SLOW)
+    page.wait_for_timeout(300)
+
+
+def search(page, query: str) -> None:
+    box = page.get_by_placeholder("Search in Arabic or English", exact=False)
+    box.fill(query)
+    box.press("Enter")
+    page.wait_for_function("q => new URL(location.href).searchParams.get('q') === q", arg=query, timeout=SLOW)
+    settle(page)
+
+
+def screenshot(page, name: str, height: int | None = None) -> Path:
+    """The page at ``height`` pixels, or all of it however long: Streamlit scrolls an inner element, so the
+    viewport grows to fit it."""
+    if height is None:
+        height = page.evaluate(
+            """() => Math.max(document.documentElement.scrollHeight,
+                 ...Array.from(document.querySelectorAll('*'))
+                   .filter(e => /(auto|scroll)/.test(getComputedStyle(e).overflowY))
+                   .map(e => e.scrollHeight))"""
+        )
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+    page.wait_for_timeout(400)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def computed(locator, prop: str) -> str:
+    return locator.evaluate(f"e => getComputedStyle(e).getPropertyValue('{prop}')")
+
+
+def test_search_read_and_open_an_article(server, page):
+    page.goto(server)
+    page.get_by_placeholder("Search in Arabic or English", exact=False).wait_for(timeout=SLOW)
+
+    search(page, "الاتجار بالأشخاص")
+    page.locator("mark.sahafa-term").first.wait_for(timeout=SLOW)
+    arabic = page.locator(".sahafa-snippet.sahafa-rtl .sahafa-text").first
+    assert computed(arabic, "direction") == "rtl"
+    assert computed(arabic, "text-align") == "right"
+    assert arabic.locator("mark.sahafa-term").count() > 0
+    english = page.locator(".sahafa-snippet.sahafa-ltr .sahafa-text")
+    if english.count():
+        assert computed(english.first, "direction") == "ltr"
+        assert computed(english.first, "text-align") == "left"
+    page.screenshot(path=str(ARTIFACTS / "search-arabic.png"))
+    screenshot(page, "search-arabic-full.png")
+
+    search(page, "human trafficking in Kuwait")
+    first = page.locator(".sahafa-card-title").first
+    assert "الكويت" in first.inner_text() or "الاتجار" in first.inner_text()
+    assert computed(page.locator(".sahafa-snippet .sahafa-text").first, "direction") == "rtl"
+    assert page.locator("mark.sahafa-sentence").count() > 0
+    screenshot(page, "search-english.png", height=1260)  # the README's screenshot: docs/screenshot.png
+    screenshot(page, "search-english-full.png")
+
+    page.get_by_role("button", name="Open article").first.click()
+    passage = page.locator("#sahafa-passage")
+    passage.wait_for(timeout=SLOW)
+    settle(page)
+    assert "article=" in page.url and "q=human" in page.url
+    page.wait_for_function(
+        "() => { const r = document.getElementById('sahafa-passage').getBoundingClientRect();"
+        " return r.top < innerHeight && r.bottom > 0; }",
+        timeout=10_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "article.png"))
+    screenshot(page, "article-full.png")
+
+    page.get_by_role("button", name="Back to results").click()
+    page.locator(".sahafa-card-title").first.wait_for(timeout=SLOW)
+    assert "article=" not in page.url
+
+
+def test_permalinked_quote_check(server, page):
+    page.goto(f"{server}/?page=quote&quote={quote(VERBATIM)}")
+    verdict = page.locator(".sahafa-verdict-name")
+    verdict.wait_for(timeout=SLOW)
+    settle(page)
+    assert verdict.inner_text().strip().lower() == "verbatim"
+    assert page.locator("mark.sahafa-sentence").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "quote.png"))
