@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.xquad import ROOT, doc_id, paragraphs, questions, write_corpus
 from indexer.build import index_sources
+from indexer.config import DEFAULT_ENCODER
 from indexer.passages import sentences
 from search_app.quotes import check_quote
 from search_app.search import MODES, Searcher
@@ -38,6 +39,10 @@ class Scores:
     r1: float
     r10: float
     mrr: float
+
+
+def index_path(encoder: str) -> Path:
+    return OUT / f"index-{encoder.replace(':', '_').replace('/', '_')}"
 
 
 def evaluate(searcher: Searcher, mode: str, qlang: str, corpus: str | None, rel: str, limit: int) -> Scores:
@@ -128,22 +133,59 @@ def quote_test(searcher: Searcher, limit: int) -> None:
         print(f"{kind:<10}{r1 / n:>7.1f}{covered / n:>9.1f}{searched / n:>15.1f}  {summary}")
 
 
+def calibrate(searcher: Searcher, limit: int) -> None:
+    """Cosines of true paraphrases against hard negatives, to place ``PARAPHRASE_THRESHOLD``.
+
+    A true paraphrase: the first sentence of an English paragraph against the best sentence of its
+    Arabic translation (and the reverse). A hard negative: the same query against the best sentence
+    of the highest-ranked other paragraph in the target language.
+    """
+    from search_app.quotes import PARAPHRASE_THRESHOLD
+
+    positives, negatives = [], []
+    for src, dst in (("en", "ar"), ("ar", "en")):
+        texts = paragraphs(src)
+        for i in range(min(limit, len(texts))):
+            text = texts[i]
+            a, b = sentences(text)[0]
+            vector = searcher.query_vector(text[a:b])
+            hits = searcher.search(text[a:b], k=3, mode="semantic", lang=dst, explain=0)
+            for hit in hits:
+                found = searcher.best_sentence(hit.text, 0, len(hit.text), vector)
+                if found is None:
+                    continue
+                if hit.article_id == doc_id(dst, i):
+                    positives.append(found[1])
+                elif len(negatives) < len(positives) * 2 + 2:
+                    negatives.append(found[1])
+    print(f"\nParaphrase calibration ({len(positives)} translated sentences, {len(negatives)} hard negatives)")
+    print(f"{'threshold':>10}{'recall':>8}{'false+':>8}")
+    for t in (0.80, 0.82, 0.84, 0.85, 0.86, 0.87, 0.88, 0.89, 0.90, 0.92):
+        recall = 100 * sum(p >= t for p in positives) / max(len(positives), 1)
+        false = 100 * sum(n >= t for n in negatives) / max(len(negatives), 1)
+        mark = "  <- PARAPHRASE_THRESHOLD" if abs(t - PARAPHRASE_THRESHOLD) < 1e-9 else ""
+        print(f"{t:>10.2f}{recall:>8.1f}{false:>8.1f}{mark}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: hybrid,semantic,lexical")
-    parser.add_argument("--limit", type=int, default=0, help="questions per language (0: all 1,190)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="questions per language (0: all 1,190; -1: skip retrieval)"
+    )
     parser.add_argument("--quotes", type=int, default=100, help="Arabic paragraphs to draw quotes from")
-    parser.add_argument("--encoder", default="e5-small")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
+    parser.add_argument("--calibrate", type=int, default=0, help="paragraphs per direction for the paraphrase table")
     args = parser.parse_args(argv)
 
-    index_dir = OUT / f"index-{args.encoder.replace(':', '_').replace('/', '_')}"
+    index_dir = index_path(args.encoder)
     report = index_sources([write_corpus(OUT / "corpus.jsonl")], index_dir, encoder=args.encoder, progress=True)
     print(f"index {index_dir}: {report.summary()}", file=sys.stderr)
     searcher = Searcher.open(index_dir)
     print(f"XQuAD, encoder {searcher.encoder.name}: R@1 / R@10 / MRR@10 (%)")
     print(f"{'setting':<10}" + "".join(f"{m:>24}" for m in args.modes.split(",")))
     started = time.perf_counter()
-    for name, qlang, corpus, rel in SETTINGS:
+    for name, qlang, corpus, rel in SETTINGS if args.limit >= 0 else ():
         cells = []
         for mode in args.modes.split(","):
             s = evaluate(searcher, mode, qlang, corpus, rel, args.limit)
@@ -152,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.quotes:
         quote_test(searcher, args.quotes)
+    if args.calibrate:
+        calibrate(searcher, args.calibrate)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ query's language) for a grid of weights, and prints R@1 per setting for each wei
 from __future__ import annotations
 
 import argparse
+import pickle
 
-from bench.quality import OUT, SETTINGS
+from bench.quality import OUT, SETTINGS, index_path
 from bench.xquad import doc_id, questions
+from indexer.config import DEFAULT_ENCODER
 from search_app.filters import Filters
 from search_app.query import parse_query
 from search_app.search import CANDIDATES, Searcher
@@ -36,6 +38,8 @@ def collect(searcher: Searcher, qlang: str, corpus: str | None, rel: str, limit:
 def r_at_1(rows: list[tuple], weight: float) -> float:
     good = 0
     for lang, dense, lexical, meta, target in rows:
+        if not dense:
+            continue
         best = max(lexical.values(), default=0.0) or 1.0
         top = max(
             dense,
@@ -48,10 +52,16 @@ def r_at_1(rows: list[tuple], weight: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="questions per language (0: all)")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     args = parser.parse_args()
-    searcher = Searcher.open(OUT / "index-e5-small")
+    searcher = Searcher.open(index_path(args.encoder))
     print(f"{'weight':>8}" + "".join(f"{name:>10}" for name, *_ in SETTINGS))
-    collected = {name: collect(searcher, q, c, r, args.limit) for name, q, c, r in SETTINGS}
+    cache = OUT / f"tune-{args.encoder.replace(':', '_').replace('/', '_')}-{args.limit}.pickle"
+    if cache.is_file():
+        collected = pickle.loads(cache.read_bytes())
+    else:
+        collected = {name: collect(searcher, q, c, r, args.limit) for name, q, c, r in SETTINGS}
+        cache.write_bytes(pickle.dumps(collected))
     for weight in WEIGHTS:
         print(f"{weight:>8.2f}" + "".join(f"{r_at_1(rows, weight):>10.1f}" for rows in collected.values()))
 

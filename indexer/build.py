@@ -98,6 +98,7 @@ def index_sources(
     report = BuildReport()
 
     def bad(record: BadRecord) -> None:
+        report.read += 1  # a skipped record was read too: read == indexed + unchanged + skipped
         report.skipped += 1
         report.problems.append(str(record))
         if on_problem:
@@ -108,17 +109,23 @@ def index_sources(
         if on_warning:
             on_warning(message)
 
+    # read_sources checks every path at once: a missing source fails before an index is created.
+    articles = read_sources(sources, on_bad=bad, on_warning=warn)
     index, loaded_encoder = _open_for_writing(Path(index_dir), encoder, passages, loaded_encoder)
     try:
         settings = index.config.passages
         known = index.store.article_hashes()
         seen: dict[str, str] = {}
         todo: list[_Pending] = []
-        for article in read_sources(sources, on_bad=bad, on_warning=warn):
-            report.read += 1
+        for article in articles:
             if article.id in seen:
-                bad(BadRecord(article.origin, f"duplicate id {article.id!r} (first at {seen[article.id]}); skipped"))
+                bad(
+                    BadRecord(
+                        article.origin, f"duplicate id {article.id!r} (first at {seen[article.id]}); skipped"
+                    )
+                )
                 continue
+            report.read += 1
             seen[article.id] = article.origin
             hashes = (sha1(article.text), record_hash(article))
             if known.get(article.id) == hashes:
@@ -146,7 +153,9 @@ def _open_for_writing(
     return IndexDir.create(path, config), loaded
 
 
-def _write(index: IndexDir, todo: list[_Pending], report: BuildReport, progress: bool, loaded: Encoder | None) -> None:
+def _write(
+    index: IndexDir, todo: list[_Pending], report: BuildReport, progress: bool, loaded: Encoder | None
+) -> None:
     """Embed and commit ``todo`` in batches of about ``BATCH_PASSAGES`` passages."""
     if not todo:
         return
@@ -173,7 +182,9 @@ def _write(index: IndexDir, todo: list[_Pending], report: BuildReport, progress:
         index.save_vectors()
 
 
-def _commit(index: IndexDir, batch: list[_Pending], report: BuildReport, encoder: Encoder | None) -> Encoder | None:
+def _commit(
+    index: IndexDir, batch: list[_Pending], report: BuildReport, encoder: Encoder | None
+) -> Encoder | None:
     """Embed what is new in ``batch`` and write it in one transaction; return the (lazily loaded) encoder."""
     texts = [p.text for pending in batch for p in pending.passages]
     hashes = [sha1(t) for t in texts]
@@ -204,12 +215,15 @@ def _commit(index: IndexDir, batch: list[_Pending], report: BuildReport, encoder
             new = []
             for passage in pending.passages:
                 stemmed, norm = lexical_forms(passage.text)
-                new.append(NewPassage(passage, pending.article.lang, hashes[row], stemmed, norm, vectors[row]))
+                new.append(
+                    NewPassage(passage, pending.article.lang, hashes[row], stemmed, norm, vectors[row])
+                )
                 row += 1
             added_ids += index.store.add_passages(new)
-        index.store.bump_generation()
+        generation = index.store.bump_generation()
     index.vectors.remove(removed)
     index.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
+    index.vectors.generation = generation  # only now does FAISS hold what was committed
     report.indexed += len(batch)
     return encoder
 
@@ -227,9 +241,10 @@ def delete_articles(index_dir: str | Path, ids: Sequence[str]) -> tuple[list[str
                 removed += index.store.delete_article(article_id)
                 deleted.append(article_id)
             if deleted:
-                index.store.bump_generation()
+                generation = index.store.bump_generation()
         index.vectors.remove(removed)
         if deleted:
+            index.vectors.generation = generation
             index.save_vectors()
     finally:
         index.close()

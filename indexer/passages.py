@@ -81,9 +81,12 @@ def split_passages(article: Article, settings: PassageSettings | None = None) ->
         words = sum(u[2] for u in current)
         if current and words + unit[2] > settings.max_words and words >= settings.min_words // 2:
             groups.append(current)
-            keep = current[-settings.overlap_sentences :] if settings.overlap_sentences else []
-            # The overlap never makes the next passage overflow on its own.
-            current = [u for u in keep if u[2] + unit[2] <= settings.max_words and len(current) > 1]
+            # The overlap is never the whole previous passage (starts must advance), and never makes
+            # the next passage overflow on its own.
+            keep = current[len(current) - min(settings.overlap_sentences, len(current) - 1) :]
+            while keep and sum(u[2] for u in keep) + unit[2] > settings.max_words:
+                keep = keep[1:]
+            current = keep
         current.append(unit)
     if current and groups:
         fresh = [u for u in current if u not in groups[-1]]

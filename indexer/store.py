@@ -108,6 +108,10 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and truncate it."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def transaction(self) -> sqlite3.Connection:
         """A context manager: BEGIN … COMMIT, or ROLLBACK on error."""
         return _Transaction(self.db)

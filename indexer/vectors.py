@@ -27,6 +27,9 @@ class VectorIndex:
         self.dim = dim
         self.index = index if index is not None else _flat(dim)
         self.needs_rebuild = False  # set when an HNSW index lost vectors it cannot remove
+        # The store generation whose passages this index holds; what its saved stamp names. It lags the
+        # store when a commit was interrupted before FAISS was updated, and the next open then rebuilds.
+        self.generation = 0
 
     @classmethod
     def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
@@ -52,7 +55,9 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
 
     def remove(self, ids: list[int]) -> None:
         if not ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,12 @@ import click
 from indexer.errors import SahafaError
 
 DEFAULT_INDEX = "index"
+
+
+def _one_encoder_thread() -> None:
+    """Query processes run the bundled e5 engine on one OpenMP thread: its latency holds far better while
+    another process (an indexer, a second query) loads the CPU. Set OMP_NUM_THREADS to override."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _fail(exc: Exception) -> None:
@@ -36,7 +43,8 @@ def cli() -> None:
 @click.option(
     "--encoder",
     default=None,
-    help="e5-small (default for a new index), use, or st:NAME_OR_PATH for any sentence-transformers model.",
+    help="e5-use (default for a new index: e5-small and USE blended), e5-small, use, "
+    "or st:NAME_OR_PATH for any sentence-transformers model.",
 )
 @click.option("--strict", is_flag=True, help="Exit non-zero if any record was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-record messages.")
@@ -131,6 +139,7 @@ def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either QUERY or --queries FILE")
+    _one_encoder_thread()
     options["sources"] = list(options["sources"])  # type: ignore[call-overload]
     try:
         searcher = Searcher.open(index_dir)
@@ -159,6 +168,7 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
     from search_app.quotes import check_quote
     from search_app.search import Searcher
 
+    _one_encoder_thread()
     try:
         check = check_quote(Searcher.open(index_dir), text)
     except SahafaError as exc:
@@ -178,8 +188,6 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 def serve_cmd(index_dir: Path, port: int) -> None:
     """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
-    import os
-
     from indexer.index import IndexDir
 
     try:
@@ -195,6 +203,7 @@ def serve_cmd(index_dir: Path, port: int) -> None:
     ]  # fmt: skip
     click.echo(f"Sahafa: serving {index_dir} on http://127.0.0.1:{port} (Ctrl+C stops it)")
     sys.stdout.flush()
+    _one_encoder_thread()
     os.execv(sys.executable, command)  # become the server: Ctrl+C and kill reach Streamlit itself
 
 

@@ -28,8 +28,9 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "passage_start": best.start,
         "passage_end": best.end,
         "spans": [{"start": s.start, "end": s.end, "kind": s.kind} for s in best.spans],
-        "more_passages": [{"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score}
-                          for p in hit.passages[1:]],
+        "more_passages": [
+            {"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score} for p in hit.passages[1:]
+        ],
     }
 
 

@@ -143,9 +143,7 @@ def _best_window(forms: Sequence[str], quote: Sequence[str]) -> tuple[int, int, 
     best: tuple[int, int, int] | None = None
     for start in sorted(anchors)[:400]:
         window = forms[start : start + n + max(2, n // 4)]
-        blocks = [
-            b for b in SequenceMatcher(None, quote, window, autojunk=False).get_matching_blocks() if b.size
-        ]
+        blocks = [b for b in SequenceMatcher(None, quote, window, autojunk=False).get_matching_blocks() if b.size]
         if not blocks:
             continue
         matched = sum(b.size for b in blocks)

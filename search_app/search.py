@@ -81,8 +81,7 @@ class Searcher:
             scored, query_vector = self._score(parsed, filters, mode, max(CANDIDATES, 10 * k))
             hits = self._group(scored, k)
             hits = [
-                self._highlight(h, parsed, query_vector, i < explain and mode != "lexical")
-                for i, h in enumerate(hits)
+                self._highlight(h, parsed, query_vector, i < explain and mode != "lexical") for i, h in enumerate(hits)
             ]
             if sort == "date":
                 hits.sort(key=lambda h: h.date or "", reverse=True)
@@ -114,10 +113,12 @@ class Searcher:
         n = min(n, faiss_index.ntotal if allowed is None else len(allowed))
         if n <= 0:
             return {}
-        params = None
+        params = selector = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            selector = faiss.IDSelectorBatch(allowed)  # keep a reference: params does not own it
+            params = faiss.SearchParameters(sel=selector)
         scores, ids = faiss_index.search(vector.reshape(1, -1), n, params=params)
+        del selector
         return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
 
     def _lexical(self, parsed: ParsedQuery, filters: Filters, n: int) -> dict[int, float]:
@@ -181,9 +182,7 @@ class Searcher:
     # --- highlights ------------------------------------------------------------------------------
 
     def _highlight(self, hit: Hit, parsed: ParsedQuery, vector: np.ndarray | None, explain: bool) -> Hit:
-        passages = [
-            replace(p, spans=tuple(term_spans(hit.text, p.start, p.end, parsed))) for p in hit.passages
-        ]
+        passages = [replace(p, spans=tuple(term_spans(hit.text, p.start, p.end, parsed))) for p in hit.passages]
         best = passages[0]
         lexical_evidence = bool(best.spans) and hit.lang == parsed.lang
         if explain and vector is not None and not lexical_evidence:

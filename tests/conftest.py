@@ -35,9 +35,11 @@ def news_sample(per_outlet: int = 1, english: int = 8) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def encoder():
+    """The default bundled encoder (e5-use: e5-small and USE blended), loaded once."""
+    from indexer.config import DEFAULT_ENCODER
     from indexer.encoders import load_encoder
 
-    return load_encoder("e5-small")
+    return load_encoder(DEFAULT_ENCODER)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +51,7 @@ def news_jsonl(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, encoder, news_jsonl) -> Path:
-    """A real index (SQLite + FAISS, e5-small) of the seeds and the news sample. Treat it as read-only."""
+    """A real index (SQLite + FAISS, the default encoder) of the seeds and the news sample. Treat it as read-only."""
     from indexer.build import index_sources
 
     path = tmp_path_factory.mktemp("index") / "index"

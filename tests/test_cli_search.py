@@ -26,10 +26,21 @@ def test_search_text_and_json(built_index):
     data = json.loads(out.output)
     assert {r["article_id"] for r in data["results"]} == SEEDS
     first = data["results"][0]
-    assert set(first) >= {"article_id", "passage_id", "score", "title", "source", "date", "url", "lang", "passage",
-                          "highlights"}
-    assert first["highlights"] and all(first["passage_start"] <= a < b <= first["passage_end"]
-                                       for a, b in first["highlights"])
+    assert set(first) >= {
+        "article_id",
+        "passage_id",
+        "score",
+        "title",
+        "source",
+        "date",
+        "url",
+        "lang",
+        "passage",
+        "highlights",
+    }
+    assert first["highlights"] and all(
+        first["passage_start"] <= a < b <= first["passage_end"] for a, b in first["highlights"]
+    )
 
 
 def test_search_filters_and_bad_date(built_index):
@@ -47,7 +58,7 @@ def test_batch_goes_on_after_bad_lines(built_index, tmp_path):
         b"{not json\n"
         b'{"qid": "c"}\n'
         b'{"qid": "d", "query": "\xff\xfe"}\n'
-        b'[1, 2]\n'
+        b"[1, 2]\n"
         b'{"qid": "f", "query": "NEAR(\\"x\\" * -y:z"}\n'
     )
     out = run("search", "--queries", queries, "--index", built_index, "--json", "-k", "3")
@@ -55,7 +66,9 @@ def test_batch_goes_on_after_bad_lines(built_index, tmp_path):
     lines = [json.loads(line) for line in out.output.splitlines()]
     assert [line.get("qid") for line in lines] == ["a", None, "c", None, None, "f"]
     assert lines[0]["results"] and lines[0]["results"][0]["article_id"] in SEEDS
-    assert lines[1]["error"] == f"{queries}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
+    assert (
+        lines[1]["error"] == f"{queries}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
+    )
     assert lines[2]["error"] == f"{queries}:3: missing 'query' (a string)"
     assert lines[3]["error"].startswith(f"{queries}:4: not valid UTF-8")
     assert lines[4]["error"] == f"{queries}:5: expected a JSON object, found list"
@@ -67,12 +80,14 @@ def test_quote_json(built_index):
     data = json.loads(out.output)
     assert data["verdict"] == "normalised"
     match = data["matches"][0]
-    assert match["article_id"] == "000_9ff4965ff1aa788a" and match["text"] == "وقال القلاف خلال مشاركته في ندوة في الرياض"
+    assert (
+        match["article_id"] == "000_9ff4965ff1aa788a" and match["text"] == "وقال القلاف خلال مشاركته في ندوة في الرياض"
+    )
 
 
 def test_missing_index_is_one_clear_line(tmp_path):
-    out = run("search", "x", "--index", tmp_path / "nope")
+    nope = tmp_path / "nope"
+    out = run("search", "x", "--index", nope)
     assert out.exit_code == 1
-    assert out.output.strip() == (
-        f"Error: no Sahafa index at {tmp_path / 'nope'}: build one with: sahafa index SOURCE... --index {tmp_path / 'nope'}"
-    )
+    expected = f"Error: no Sahafa index at {nope}: build one with: sahafa index SOURCE... --index {nope}"
+    assert out.output.strip() == expected

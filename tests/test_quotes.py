@@ -30,7 +30,9 @@ def test_verbatim(searcher):
 
 
 def test_respelled_arabic_is_normalised_and_the_span_is_the_original_wording(searcher):
-    respelled = "«وَقَالَ القلاف خلال مشاركتة فى ندوة فى الرياض ان الإتجار بالاشخاص يُعد من اخطر الموضوعات التى تمس الانسانية»"
+    respelled = (
+        "«وَقَالَ القلاف خلال مشاركتة فى ندوة فى الرياض ان الإتجار بالاشخاص يُعد من اخطر الموضوعات التى تمس الانسانية»"
+    )
     check = check_quote(searcher, respelled)
     assert check.verdict == "normalised"
     assert check.matches[0].article_id == SEED
@@ -49,8 +51,9 @@ def test_close_lists_the_changed_words(searcher):
 
 def test_english_rendering_is_a_paraphrase_in_the_arabic_source(searcher):
     check = check_quote(
-        searcher, "Al-Qallaf said during a seminar in Riyadh that human trafficking is one of the most dangerous "
-        "issues affecting humanity"
+        searcher,
+        "Al-Qallaf said during a seminar in Riyadh that human trafficking is one of the most dangerous "
+        "issues affecting humanity",
     )
     assert check.verdict == "paraphrase"
     assert check.matches[0].article_id == SEED

@@ -27,10 +27,21 @@ def searcher(built_index, encoder):
 def tiny(tmp_path_factory, encoder):
     """Articles written for one purpose each: diacritised text, HTML in the text, dated copies."""
     rows = [
-        {"id": "diacritics", "title": "تصريح", "source": "Outlet A", "date": "2021-06-01",
-         "text": "قَالَ الرَّئِيسُ إِنَّ الْمُسْتَشْفَى الْجَدِيدَ سَيُفْتَتَحُ فِي الْعَامِ الْمُقْبِلِ. وَأَضَافَ أَنَّ الْعَمَلَ مُسْتَمِرٌّ."},
-        {"id": "html", "title": "<b>Bold</b> title", "source": "Outlet B", "date": "2020-01-01", "lang": "en",
-         "text": "The council met <script>alert('x')</script> and approved the <b>budget</b> for schools."},
+        {
+            "id": "diacritics",
+            "title": "تصريح",
+            "source": "Outlet A",
+            "date": "2021-06-01",
+            "text": "قَالَ الرَّئِيسُ إِنَّ الْمُسْتَشْفَى الْجَدِيدَ سَيُفْتَتَحُ فِي الْعَامِ الْمُقْبِلِ. وَأَضَافَ أَنَّ الْعَمَلَ مُسْتَمِرٌّ.",
+        },
+        {
+            "id": "html",
+            "title": "<b>Bold</b> title",
+            "source": "Outlet B",
+            "date": "2020-01-01",
+            "lang": "en",
+            "text": "The council met <script>alert('x')</script> and approved the <b>budget</b> for schools.",
+        },
     ]
     path = tmp_path_factory.mktemp("tiny") / "tiny.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -124,8 +135,27 @@ def test_render_html_escapes_article_html(tiny):
 
 
 HOSTILE = st.lists(
-    st.sampled_from(list('"*-:()^+{}[]~\'`,.;!?\\/|&%$#@') + ["NEAR", "AND", "OR", "NOT", " ", "\u200f",
-                             "\u202e", "\u2066", "\ufeff", "ال", "قال", "trade", "\x00", "«", "»", "“"]),
+    st.sampled_from(
+        list("\"*-:()^+{}[]~'`,.;!?\\/|&%$#@")
+        + [
+            "NEAR",
+            "AND",
+            "OR",
+            "NOT",
+            " ",
+            "\u200f",
+            "\u202e",
+            "\u2066",
+            "\ufeff",
+            "ال",
+            "قال",
+            "trade",
+            "\x00",
+            "«",
+            "»",
+            "“",
+        ]
+    ),
     max_size=40,
 ).map(lambda parts: "".join(parts))
 
@@ -143,8 +173,9 @@ def test_hostile_queries_never_raise_hybrid(searcher, query):
     searcher.search(query, k=3, explain=1)
 
 
-@pytest.mark.parametrize("query", ["", "   ", '"', '""', "*", "-", "NEAR(", "a:b", "(((", "\u202e\u2066", "x" * 100_000,
-                                   "الاتجار " * 20_000])
+@pytest.mark.parametrize(
+    "query", ["", "   ", '"', '""', "*", "-", "NEAR(", "a:b", "(((", "\u202e\u2066", "x" * 100_000, "الاتجار " * 20_000]
+)
 def test_edge_queries(searcher, query):
     hits = searcher.search(query, k=3)
     assert isinstance(hits, list)

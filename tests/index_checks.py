@@ -1,0 +1,76 @@
+"""Checks shared by the index tests: SQLite, its full-text table and FAISS describe the same passages."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexer.config import DATABASE_FILE, VECTORS_STAMP
+from indexer.index import IndexDir
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def committed(index_dir: Path) -> tuple[int, int]:
+    """(articles, passages) committed so far, read without writing anything (safe while a writer runs)."""
+    try:
+        db = sqlite3.connect(f"file:{index_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=1)
+        try:
+            return tuple(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "passages"))
+        finally:
+            db.close()
+    except sqlite3.Error:  # not created or not migrated yet
+        return (0, 0)
+
+
+def store_generation(index_dir: Path) -> int:
+    """The generation committed in SQLite, read without opening (and so without repairing) the index."""
+    db = sqlite3.connect(f"file:{index_dir / DATABASE_FILE}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def stamp_generation(index_dir: Path) -> int | None:
+    path = index_dir / VECTORS_STAMP
+    return json.loads(path.read_text())["generation"] if path.is_file() else None
+
+
+def faiss_ids(index: IndexDir) -> list[int]:
+    return sorted(faiss.vector_to_array(index.vectors.index.id_map).tolist())
+
+
+def assert_agrees(index_dir: Path) -> dict[str, int]:
+    """Open the index, check that passages, full-text rows and FAISS vectors match one to one; return counts."""
+    index = IndexDir.open(index_dir)
+    try:
+        db = index.store.db
+        passage_ids = [r[0] for r in db.execute("SELECT id FROM passages ORDER BY id")]
+        fts_ids = [r[0] for r in db.execute("SELECT rowid FROM passages_fts ORDER BY rowid")]
+        assert passage_ids == fts_ids
+        assert faiss_ids(index) == passage_ids
+        assert index.vectors.size == len(passage_ids)
+        orphans = db.execute(
+            "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
+        ).fetchone()[0]
+        assert orphans == 0
+        ids, matrix = index.store.all_vectors(index.config.dim)
+        for passage_id, vector in zip(ids, matrix, strict=True):
+            np.testing.assert_array_equal(index.vectors.index.reconstruct(int(passage_id)), vector)
+        for row in db.execute('SELECT p.start, p."end", a.text FROM passages p JOIN articles a ON a.id = p.article_id'):
+            assert 0 <= row[0] < row[1] <= len(row[2])
+        return {
+            "articles": index.store.count("articles"),
+            "passages": len(passage_ids),
+            "generation": index.store.generation,
+        }
+    finally:
+        index.close()
