@@ -99,6 +99,17 @@ def quote_cases(rng: random.Random, limit: int) -> list[tuple[str, str, int, int
     return cases
 
 
+def text_of(doc: str) -> str:
+    return paragraphs("ar")[int(doc.rsplit("-", 1)[1])]
+
+
+def _stopword(word: str) -> bool:
+    from indexer.normalize import normalize_text
+    from search_app.query import STOPWORDS
+
+    return normalize_text(word).strip("،.؟!:؛\"'()") in STOPWORDS
+
+
 def _word_spans(text: str) -> list[tuple[int, int]]:
     import re
 
@@ -109,12 +120,13 @@ def quote_test(searcher: Searcher, limit: int) -> None:
     rng = random.Random(7)
     cases = quote_cases(rng, limit)
     print(f"\nQuote check on {len(cases) // 3} sentences drawn from the Arabic paragraphs (check_quote; R@1 = first")
-    print("match is the source paragraph; covered = its span covers the quoted span; search = hybrid R@1 with")
-    print("every quoted word highlighted in the top hit)")
-    print(f"{'quote':<10}{'R@1':>7}{'covered':>9}{'search R@1+hl':>15}  verdicts")
+    print("match is the source paragraph; covered = its span covers every word of the quoted span; search R@1 =")
+    print("the quote as a hybrid query; marked = share of its non-stopwords highlighted in that top hit)")
+    print(f"{'quote':<10}{'R@1':>7}{'covered':>9}{'search R@1':>12}{'marked':>9}  verdicts")
     for kind in ("exact", "noisy", "fragment"):
         rows = [c for c in cases if c[0] == kind]
         r1 = covered = searched = 0
+        share = 0.0
         verdicts: dict[str, int] = {}
         for _, quote, target, start, end in rows:
             result = check_quote(searcher, quote)
@@ -122,15 +134,25 @@ def quote_test(searcher: Searcher, limit: int) -> None:
             if result.matches and result.matches[0].article_id == target:
                 r1 += 1
                 m = result.matches[0]
-                covered += m.start <= start and m.end >= end
+                covered += all(
+                    m.start <= start + a and m.end >= start + b for a, b in _word_spans(text_of(target)[start:end])
+                )
             hits = searcher.search(quote, k=1, explain=0)
             if hits and hits[0].article_id == target:
+                searched += 1
                 marked = [s for p in hits[0].passages for s in p.spans]
-                words = _word_spans(hits[0].text[start:end])
-                searched += all(any(s.start <= start + a and s.end >= start + b for s in marked) for a, b in words)
+                words = [
+                    w
+                    for w in _word_spans(hits[0].text[start:end])
+                    if not _stopword(hits[0].text[start:end][w[0] : w[1]])
+                ]
+                share += sum(any(s.start <= start + a and s.end >= start + b for s in marked) for a, b in words) / max(
+                    len(words), 1
+                )
         n = len(rows) / 100
         summary = ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items()))
-        print(f"{kind:<10}{r1 / n:>7.1f}{covered / n:>9.1f}{searched / n:>15.1f}  {summary}")
+        marked = 100 * share / max(searched, 1)
+        print(f"{kind:<10}{r1 / n:>7.1f}{covered / n:>9.1f}{searched / n:>12.1f}{marked:>9.1f}  {summary}")
 
 
 def calibrate(searcher: Searcher, limit: int) -> None:

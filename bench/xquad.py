@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,7 @@ class Question:
     paragraph: int  # index of its paragraph, the same in both languages
 
 
+@lru_cache(maxsize=2)
 def paragraphs(lang: str) -> list[str]:
     data = json.loads((XQUAD / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
     return [p["context"] for article in data for p in article["paragraphs"]]

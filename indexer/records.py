@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 HEADING_CHARS = 120
 
 
+def heading(title: str, fallback: str) -> str:
+    """A title as one line: ``fallback`` when empty, shortened with … past HEADING_CHARS characters."""
+    line = " ".join(title.split()) or fallback
+    return line if len(line) <= HEADING_CHARS else line[: HEADING_CHARS - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class Article:
     """One press article as read from a source, with its original text untouched."""
@@ -73,8 +79,7 @@ class Hit:
     @property
     def heading(self) -> str:
         """The title as a one-line heading: the article id when untitled, shortened when very long."""
-        title = " ".join(self.title.split()) or self.article_id
-        return title if len(title) <= HEADING_CHARS else title[: HEADING_CHARS - 1].rstrip() + "…"
+        return heading(self.title, self.article_id)
 
     @property
     def passage_text(self) -> str:

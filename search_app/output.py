@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from indexer.records import Hit, Span
+from indexer.records import Hit, Span, heading
 from search_app.quotes import QuoteCheck
 
 
@@ -66,7 +66,8 @@ def quote_text(check: QuoteCheck) -> str:
     lines = [f"verdict: {check.verdict}"]
     for i, m in enumerate(check.matches, 1):
         where = ", ".join(x for x in (m.source, m.date) if x) or "no outlet or date"
-        lines.append(f"{i}. {m.verdict}: {m.title or m.article_id} ({where}) id {m.article_id} [{m.start}:{m.end}]")
+        title = heading(m.title, m.article_id)
+        lines.append(f"{i}. {m.verdict}: {title} ({where}) id {m.article_id} [{m.start}:{m.end}]")
         if m.url:
             lines.append(f"   {m.url}")
         lines.append(f"   «{m.text}»")

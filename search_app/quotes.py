@@ -8,19 +8,21 @@ same meaning by the encoder, above PARAPHRASE_THRESHOLD, in either language) and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from indexer.normalize import Normalized, Token, normalize, tokens
 from indexer.records import Article
-from search_app.query import PHRASE, parse_query
+from search_app.query import parse_query
 from search_app.search import Searcher
 
 VERDICTS = ("verbatim", "normalised", "close", "paraphrase", "not found")
 CLOSE_MIN_SHARE = 0.6  # share of the quote's words that must appear, in order, for "close"
 PARAPHRASE_THRESHOLD = 0.86  # e5-small query-vs-sentence cosine; calibrated on XQuAD (see README)
 CANDIDATE_ARTICLES = 20
+QUOTE_MARKS = "\"“”«»„"
 MAX_QUOTE_WORDS = 200
 
 
@@ -64,14 +66,16 @@ class QuoteCheck:
 
 def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteCheck:
     """Check ``quote`` against every article of the searcher's index."""
-    text = PHRASE.sub(lambda m: m.group(1), quote or "").strip().strip("\"'“”«»„").strip()
-    parsed = parse_query(text)
+    raw = (quote or "").strip()
+    text = raw.strip(QUOTE_MARKS + "'").strip()  # the quote marks a user pasted around it
+    parsed = parse_query(re.sub(f"[{QUOTE_MARKS}]", " ", text))  # words, not phrases: inner quotes may differ
     if parsed.empty or not tokens(normalize(parsed.text).text):
         return QuoteCheck(quote, "not found", ())
     quote_words = _words(normalize(parsed.text))[:MAX_QUOTE_WORDS]
     hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0)
     articles = [searcher.index.store.article(h.article_id) for h in hits]
-    matches = [m for a in articles if a for m in [_lexical_match(a, text, quote_words)] if m]
+    exact = tuple(dict.fromkeys([raw, text]))
+    matches = [m for a in articles if a for m in [_lexical_match(a, exact, quote_words)] if m]
     if not any(m.verdict in ("verbatim", "normalised") for m in matches):
         vector = searcher.query_vector(parsed.text)
         seen = {m.article_id for m in matches}
@@ -111,11 +115,12 @@ def _words(norm: Normalized) -> list[tuple[str, str]]:
     return _words_at(norm, tokens(norm.text))
 
 
-def _lexical_match(article: Article, quote: str, quote_words: list[tuple[str, str]]) -> QuoteMatch | None:
-    """verbatim, normalised or close match of the quote in one article, or None."""
-    at = article.text.find(quote)
-    if at >= 0:
-        return _match("verbatim", article, at, at + len(quote), 1.0)
+def _lexical_match(article: Article, exact: Sequence[str], quote_words: list[tuple[str, str]]) -> QuoteMatch | None:
+    """verbatim (any of the ``exact`` strings), normalised or close match of the quote in one article, or None."""
+    for quote in exact:
+        at = article.text.find(quote)
+        if at >= 0:
+            return _match("verbatim", article, at, at + len(quote), 1.0)
     norm = normalize(article.text)
     words = tokens(norm.text)
     forms = [w.text for w in words]

@@ -27,7 +27,7 @@ from search_app.query import ParsedQuery, parse_query
 
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
-LEXICAL_WEIGHT = 0.1
+LEXICAL_WEIGHT = 0.08
 CANDIDATES = 100  # passages taken from each retriever before fusion (at least 10 × k)
 PASSAGES_PER_HIT = 3
 SENTENCE_CACHE = 20_000

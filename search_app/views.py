@@ -102,8 +102,10 @@ def meta(source: str | None, date: str | None, lang: str, url: str | None, *extr
         f"<span>{html.escape(day(date) or 'undated')}</span>",
         *extra,
     ]
-    if url:
+    if url and url.lower().startswith(("http://", "https://")):  # never a javascript: or data: link
         parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">source ↗</a>')
+    elif url:
+        parts.append(f"<span>{html.escape(url)}</span>")
     return f'<div class="sahafa-meta">{"".join(parts)}</div>'
 
 

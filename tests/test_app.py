@@ -165,6 +165,8 @@ def test_cards_escape_article_text_before_marking():
     assert 'href="https://example.com/a?x=1&amp;y=2"' in card and "\n" not in card
     assert "Oil “jumps”" in card and "sahafa-ltr" in card
     assert "sahafa-rtl" in views.result_card(hit(lang="ar"), 1)
+    hostile = views.result_card(hit(url="javascript:alert(1)"), 1)
+    assert "href=" not in hostile and "javascript:alert(1)" in hostile
 
 
 def test_word_diff_marks_each_change():

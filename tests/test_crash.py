@@ -178,17 +178,20 @@ def test_creation_interrupted_before_config_json(tmp_path: Path, news_jsonl: Pat
 # --- a real process, killed ------------------------------------------------------------------------------
 
 
+ARTICLES = 56
+
 def crash_articles(path: Path) -> tuple[Path, int]:
-    """40 real news-dev articles of 1,000–1,500 characters (20 Arabic, 20 English): 72 passages, two batches."""
+    """56 real news-dev articles of 1,000–1,500 characters (28 Arabic, 28 English): 99 passages, two batches,
+    the second big enough (35 passages) that a signal sent after the first commit lands mid-run."""
     picked: list[dict] = []
     counts = {"ar": 0, "en": 0}
     for row in sorted(map(json.loads, NEWS_DEV.read_text(encoding="utf-8").splitlines()), key=lambda r: r["id"]):
-        if 1000 <= len(row["text"]) <= 1500 and counts[row["lang"]] < 20:
+        if 1000 <= len(row["text"]) <= 1500 and counts[row["lang"]] < ARTICLES // 2:
             counts[row["lang"]] += 1
             picked.append(row)
     write_jsonl(path, picked)
     passages = [p.text for a in read_sources([path], on_bad=pytest.fail) for p in split_passages(a)]
-    assert len(set(passages)) == len(passages) == 72  # no passage can borrow another's vector
+    assert len(set(passages)) == len(passages) == 99  # no passage can borrow another's vector
     return path, len(passages)
 
 
@@ -225,7 +228,7 @@ def rerun(source: Path, index: Path, articles_done: int, passages_missing: int) 
     result = CliRunner().invoke(cli, ["index", str(source), "--index", str(index), "--quiet"])
     assert result.exit_code == 0, result.output
     assert re.fullmatch(
-        rf"read 40, indexed {40 - articles_done}, unchanged {articles_done}, skipped 0 "
+        rf"read {ARTICLES}, indexed {ARTICLES - articles_done}, unchanged {articles_done}, skipped 0 "
         rf"\({passages_missing} passages embedded, 0 reused, \d+\.\ds\)\n",
         result.output,
     ), result.output
@@ -233,26 +236,26 @@ def rerun(source: Path, index: Path, articles_done: int, passages_missing: int) 
 
 @pytest.mark.slow
 def test_kill_9_during_indexing_then_rerun(tmp_path: Path) -> None:
-    source, total_passages = crash_articles(tmp_path / "news40.jsonl")
+    source, total_passages = crash_articles(tmp_path / "news56.jsonl")
     index = tmp_path / "index"
     process = start_indexing(source, index)
-    seen = wait_for_partial_commit(process, index, 40)
+    seen = wait_for_partial_commit(process, index, ARTICLES)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL
 
     after_kill = assert_agrees(index)  # opens; FAISS is rebuilt from SQLite if the kill left it behind
-    assert seen <= after_kill["articles"] < 40
+    assert seen <= after_kill["articles"] < ARTICLES
     rerun(source, index, after_kill["articles"], total_passages - after_kill["passages"])
     final = assert_agrees(index)
-    assert (final["articles"], final["passages"]) == (40, total_passages)
+    assert (final["articles"], final["passages"]) == (ARTICLES, total_passages)
 
 
 @pytest.mark.slow
 def test_ctrl_c_during_indexing_then_rerun(tmp_path: Path) -> None:
-    source, total_passages = crash_articles(tmp_path / "news40.jsonl")
+    source, total_passages = crash_articles(tmp_path / "news56.jsonl")
     index = tmp_path / "index"
     process = start_indexing(source, index)
-    wait_for_partial_commit(process, index, 40)
+    wait_for_partial_commit(process, index, ARTICLES)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
@@ -261,7 +264,7 @@ def test_ctrl_c_during_indexing_then_rerun(tmp_path: Path) -> None:
     partial = committed(index)
     assert stamp_generation(index) == store_generation(index)  # Ctrl-C saves FAISS on the way out
     after = assert_agrees(index)
-    assert (after["articles"], after["passages"]) == partial and 0 < partial[0] < 40
+    assert (after["articles"], after["passages"]) == partial and 0 < partial[0] < ARTICLES
     rerun(source, index, after["articles"], total_passages - after["passages"])
-    assert assert_agrees(index)["articles"] == 40
+    assert assert_agrees(index)["articles"] == ARTICLES
 
