@@ -14,7 +14,7 @@ from indexer.lang import detect_lang
 from indexer.normalize import normalize_text, strip_controls, tokens
 
 MAX_QUERY_CHARS = 2000  # what is kept of a query at all; the encoder caps its own input too
-MAX_TERMS = 32
+MAX_TERMS = 64
 # Straight, curly and guillemet quotes all delimit an exact phrase.
 PHRASE = re.compile(r"[\"“”«»„]([^\"“”«»„]+)[\"“”«»„]")
 STOPWORDS = frozenset(
