@@ -126,9 +126,10 @@ class Searcher:
         if expr is None:
             return {}
         where, params = filters.sql()
+        # Without filters the full-text table answers alone (no join per matching row).
+        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
         sql = (
-            "SELECT f.rowid, -bm25(passages_fts, 1.0, 0.5) FROM passages_fts f "
-            "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id "
+            f"SELECT f.rowid, -bm25(passages_fts, 1.0, 0.5) FROM passages_fts f {joins}"
             f"WHERE passages_fts MATCH ? AND {where} ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT ?"
         )
         return {int(r[0]): float(r[1]) for r in self.index.store.db.execute(sql, [expr, *params, n])}
@@ -182,14 +183,22 @@ class Searcher:
     # --- highlights ------------------------------------------------------------------------------
 
     def _highlight(self, hit: Hit, parsed: ParsedQuery, vector: np.ndarray | None, explain: bool) -> Hit:
-        passages = [replace(p, spans=tuple(term_spans(hit.text, p.start, p.end, parsed))) for p in hit.passages]
-        best = passages[0]
+        """Marks on the best passage (what a result shows); ``spans_for`` marks any other span on demand."""
+        passages = list(hit.passages)
+        best = passages[0] = replace(
+            passages[0], spans=tuple(self.spans_for(hit.text, passages[0].start, passages[0].end, parsed))
+        )
         lexical_evidence = bool(best.spans) and hit.lang == parsed.lang
         if explain and vector is not None and not lexical_evidence:
             found = self.best_sentence(hit.text, best.start, best.end, vector)
             if found:
                 passages[0] = replace(best, spans=(found[0], *best.spans))
         return replace(hit, passages=tuple(passages))
+
+    @staticmethod
+    def spans_for(text: str, start: int, end: int, query: ParsedQuery | str) -> list[Span]:
+        """Query-word and phrase marks on ``text[start:end]`` (a whole article, another passage)."""
+        return term_spans(text, start, end, parse_query(query) if isinstance(query, str) else query)
 
     def best_sentence(self, text: str, start: int, end: int, vector: np.ndarray) -> tuple[Span, float] | None:
         """The sentence of ``text[start:end]`` most similar to the query vector (same encoder), with its cosine."""

@@ -207,6 +207,9 @@ def start_indexing(source: Path, index: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell that starts jobs in the background (CI runners may) leaves SIGINT ignored, and Python keeps
+        # it ignored; restore the default so that the child sees Ctrl-C as a user's terminal would send it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
