@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,6 +13,13 @@ import click
 from indexer.errors import SahafaError
 
 DEFAULT_INDEX = "index"
+
+
+def index_option(help: str = "Index directory.") -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``--index DIR`` option every command shares."""
+    return click.option(
+        "--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path), help=help
+    )
 
 
 def _one_encoder_thread() -> None:
@@ -32,14 +40,7 @@ def cli() -> None:
 
 @cli.command("index")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--index",
-    "index_dir",
-    default=DEFAULT_INDEX,
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Index directory (created if missing).",
-)
+@index_option("Index directory (created if missing).")
 @click.option(
     "--encoder",
     default=None,
@@ -80,9 +81,7 @@ def index_cmd(
 
 @cli.command("delete")
 @click.argument("ids", nargs=-1, required=True)
-@click.option(
-    "--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path)
-)
+@index_option()
 def delete_cmd(ids: tuple[str, ...], index_dir: Path) -> None:
     """Remove articles by ID, with their passages and vectors."""
     from indexer.build import delete_articles
@@ -97,9 +96,7 @@ def delete_cmd(ids: tuple[str, ...], index_dir: Path) -> None:
 
 
 @cli.command("info")
-@click.option(
-    "--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path)
-)
+@index_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_cmd(index_dir: Path, as_json: bool) -> None:
     """Describe an index: encoder, counts, languages, outlets, dates, size on disk."""
@@ -120,7 +117,7 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 
 @cli.command("search")
 @click.argument("query", required=False)
-@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@index_option()
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Articles to return.")
 @click.option("--mode", type=click.Choice(["hybrid", "semantic", "lexical"]), default="hybrid", show_default=True)
 @click.option("--lang", type=click.Choice(["ar", "en"]), help="Only articles in this language.")
@@ -160,7 +157,7 @@ def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json
 
 @cli.command("quote")
 @click.argument("text")
-@click.option("--index", "index_dir", default=DEFAULT_INDEX, show_default=True, type=click.Path(path_type=Path))
+@index_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
     """Check a quote: verbatim, normalised, close, paraphrase or not found, with its sources, earliest first."""
@@ -177,14 +174,7 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
 
 
 @cli.command("serve")
-@click.option(
-    "--index",
-    "index_dir",
-    default=DEFAULT_INDEX,
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Index directory to search.",
-)
+@index_option("Index directory to serve.")
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 def serve_cmd(index_dir: Path, port: int) -> None:
     """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
