@@ -55,9 +55,7 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: list[int]) -> None:
         if not ids:
@@ -67,14 +65,24 @@ class VectorIndex:
         else:
             self.needs_rebuild = True
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the ``k`` nearest passages to one query vector; ids are -1 past the end."""
-        k = max(1, min(k, self.size))
-        if self.size == 0:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` nearest passages to one query vector, among ``allowed`` ids if given (exact
+        filtering: FAISS skips every other id, so a filter never returns fewer hits than exist)."""
+        k = min(k, self.size if allowed is None else len(allowed))
+        if self.size == 0 or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        params = selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))  # params does not own it
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
+        del selector
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of ``ids`` (one row each)."""
+        return np.vstack([self.index.reconstruct(int(i)) for i in ids])
 
     def save(self, directory: Path, name: str, stamp_name: str, generation: int) -> None:
         """Write the index, then its stamp; each by write-to-temporary and rename."""

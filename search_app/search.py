@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from indexer.encoders import Encoder, load_encoder
@@ -107,19 +106,8 @@ class Searcher:
         return np.array([r[0] for r in store.db.execute(sql, params)], dtype=np.int64)
 
     def _dense(self, vector: np.ndarray, allowed: np.ndarray | None, n: int) -> dict[int, float]:
-        faiss_index = self.index.vectors.index
-        if faiss_index.ntotal == 0:
-            return {}
-        n = min(n, faiss_index.ntotal if allowed is None else len(allowed))
-        if n <= 0:
-            return {}
-        params = selector = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(allowed)  # keep a reference: params does not own it
-            params = faiss.SearchParameters(sel=selector)
-        scores, ids = faiss_index.search(vector.reshape(1, -1), n, params=params)
-        del selector
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        scores, ids = self.index.vectors.search(vector, n, allowed)
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
     def _lexical(self, parsed: ParsedQuery, filters: Filters, n: int) -> dict[int, float]:
         expr = parsed.match_expression()
@@ -138,7 +126,7 @@ class Searcher:
         """Exact cosines for passages the dense retriever did not return."""
         if not ids:
             return {}
-        matrix = np.vstack([self.index.vectors.index.reconstruct(int(i)) for i in ids])
+        matrix = self.index.vectors.vectors(ids)
         return dict(zip(ids, (matrix @ vector).tolist(), strict=True))
 
     def _score(
@@ -183,10 +171,10 @@ class Searcher:
     # --- highlights ------------------------------------------------------------------------------
 
     def _highlight(self, hit: Hit, parsed: ParsedQuery, vector: np.ndarray | None, explain: bool) -> Hit:
-        """Marks on the best passage (what a result shows); ``spans_for`` marks any other span on demand."""
+        """Marks on the best passage (what a result shows); the article view marks the whole text itself."""
         passages = list(hit.passages)
         best = passages[0] = replace(
-            passages[0], spans=tuple(self.spans_for(hit.text, passages[0].start, passages[0].end, parsed))
+            passages[0], spans=tuple(term_spans(hit.text, passages[0].start, passages[0].end, parsed))
         )
         lexical_evidence = bool(best.spans) and hit.lang == parsed.lang
         if explain and vector is not None and not lexical_evidence:
@@ -194,11 +182,6 @@ class Searcher:
             if found:
                 passages[0] = replace(best, spans=(found[0], *best.spans))
         return replace(hit, passages=tuple(passages))
-
-    @staticmethod
-    def spans_for(text: str, start: int, end: int, query: ParsedQuery | str) -> list[Span]:
-        """Query-word and phrase marks on ``text[start:end]`` (a whole article, another passage)."""
-        return term_spans(text, start, end, parse_query(query) if isinstance(query, str) else query)
 
     def best_sentence(self, text: str, start: int, end: int, vector: np.ndarray) -> tuple[Span, float] | None:
         """The sentence of ``text[start:end]`` most similar to the query vector (same encoder), with its cosine."""
