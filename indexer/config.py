@@ -43,6 +43,14 @@ class IndexConfig:
         )
 
 
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """``--device`` / ``--precision`` as asked; None lets the machine choose (``encoders.resolve_runtime``)."""
+
+    device: str | None = None
+    precision: str | None = None
+
+
 def read_config(index_dir: Path) -> IndexConfig:
     path = Path(index_dir) / CONFIG_FILE
     if not path.is_file():

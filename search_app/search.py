@@ -45,10 +45,21 @@ class Searcher:
     _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, encoder: Encoder | None = None) -> Searcher:
+    def open(
+        cls,
+        index_dir: str | Path,
+        *,
+        encoder: Encoder | None = None,
+        device: str | None = None,
+        precision: str | None = None,
+    ) -> Searcher:
         index = IndexDir.open(index_dir)
         if encoder is None or encoder.name != index.config.encoder:
-            encoder = load_encoder(index.config.encoder)
+            try:
+                encoder = load_encoder(index.config.encoder, device=device, precision=precision)
+            except BaseException:
+                index.close()
+                raise
         return cls(index, encoder)
 
     def close(self) -> None:

@@ -185,6 +185,9 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     size = info.pop("disk_bytes")
+    last_build = info.pop("last_build")
+    assert last_build["runtime"] == str(encoder.runtime) and last_build["passages_embedded"] == 2
+    assert last_build["encoder_passages_per_second"] > 0
     assert info == {
         "index": str(index),
         "encoder": DEFAULT_ENCODER,
@@ -203,3 +206,4 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
     text = run("info", "--index", index).stdout
     assert f"           encoder: {DEFAULT_ENCODER}\n" in text
     assert "         languages: " in text and "      vector_index: flat, 2 vectors\n" in text
+    assert f"        last_build: runtime {encoder.runtime}, passages_embedded 2, " in text
