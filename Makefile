@@ -9,6 +9,7 @@ INDEX ?= index
 CORPUS ?= seeds
 PORT ?= 8501
 N ?= 0
+SYNTHETIC ?= 100000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -52,7 +53,7 @@ bench-quality: install
 	$(BIN)/python -m bench.quality
 
 bench-search: install
-	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.search --synthetic $(SYNTHETIC)
 
 clean:
 	rm -rf $(INDEX) bench-out tests/artifacts

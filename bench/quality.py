@@ -41,8 +41,9 @@ class Scores:
     mrr: float
 
 
-def index_path(encoder: str) -> Path:
-    return OUT / f"index-{encoder.replace(':', '_').replace('/', '_')}"
+def index_path(encoder: str, precision: str | None = None) -> Path:
+    suffix = f"-{precision}" if precision else ""
+    return OUT / f"index-{encoder.replace(':', '_').replace('/', '_')}{suffix}"
 
 
 def evaluate(searcher: Searcher, mode: str, qlang: str, corpus: str | None, rel: str, limit: int) -> Scores:
@@ -205,13 +206,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quotes", type=int, default=100, help="Arabic paragraphs to draw quotes from")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     parser.add_argument("--calibrate", type=int, default=0, help="paragraphs per direction for the paraphrase table")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: chosen by the machine)")
+    parser.add_argument("--precision", default=None, help="fp32, bf16, fp16 or q4 for indexing and queries alike")
     args = parser.parse_args(argv)
 
-    index_dir = index_path(args.encoder)
-    report = index_sources([write_corpus(OUT / "corpus.jsonl")], index_dir, encoder=args.encoder, progress=True)
+    index_dir = index_path(args.encoder, args.precision)
+    corpus = write_corpus(OUT / "corpus.jsonl")
+    runtime = {"device": args.device, "precision": args.precision}
+    report = index_sources([corpus], index_dir, encoder=args.encoder, progress=True, **runtime)
     print(f"index {index_dir}: {report.summary()}", file=sys.stderr)
-    searcher = Searcher.open(index_dir)
-    print(f"XQuAD, encoder {searcher.encoder.name}: R@1 / R@10 / MRR@10 (%)")
+    searcher = Searcher.open(index_dir, **runtime)
+    print(f"XQuAD, encoder {searcher.encoder.name} on {searcher.encoder.runtime}: R@1 / R@10 / MRR@10 (%)")
     print(f"{'setting':<10}" + "".join(f"{m:>24}" for m in args.modes.split(",")))
     started = time.perf_counter()
     for name, qlang, corpus, rel in SETTINGS if args.limit >= 0 else ():

@@ -117,13 +117,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__)
     parser.add_argument("--queries", type=int, default=200, help="timed queries (half Arabic, half English)")
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--synthetic", type=int, default=100_000, help="passages in the synthetic index")
+    parser.add_argument("--synthetic", type=int, default=100_000, help="passages in the synthetic index (0: none)")
     args = parser.parse_args()
     rng = random.Random(5)
     pool = [q.text for q in questions("ar")] + [q.text for q in questions("en")]
     queries = rng.sample(pool, args.queries + args.warmup)
     indexes = {"news-dev": news_index()}
-    indexes[f"synthetic {args.synthetic // 1000}k"] = synthetic_index(args.synthetic)
+    if args.synthetic:
+        indexes[f"synthetic {args.synthetic // 1000}k"] = synthetic_index(args.synthetic)
     print(f"\nlatency in ms over {args.queries} XQuAD queries after {args.warmup} warm-up, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS')}; explain = hits whose best sentence is scored by the encoder")
     print(f"{'index':<16}{'mode':<10}{'explain':>8}{'p50':>9}{'p95':>9}")

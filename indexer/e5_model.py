@@ -27,7 +27,7 @@ import numpy as np
 
 from indexer.errors import MissingDependency
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 QK = 32  # weights per Q4_0 block
 MARKER = "sahafa-e5.json"
 QUERY_PROMPT, DOCUMENT_PROMPT = "query: ", "passage: "
@@ -187,14 +187,15 @@ def _write_model(q4: Q4File, out: Path) -> None:
         hidden_act="gelu",
         pad_token_id=1,
     )
-    model = BertModel(config, add_pooling_layer=False)
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in _state_dict(q4).items()}, strict=True)
+    model = BertModel(config)
+    state = {k: torch.from_numpy(v.copy()) for k, v in _state_dict(q4).items()}
+    # e5 has no pooler (mean pooling follows), but BertModel loads one: zeros, so that loading is exact and quiet
+    state.update({f"pooler.dense.{k}": torch.zeros_like(v) for k, v in model.pooler.dense.state_dict().items()})
+    model.load_state_dict(state, strict=True)
     hf_dir = out / "hf"
     model.save_pretrained(hf_dir)
     _tokenizer(q4.pieces).save_pretrained(hf_dir)
-    transformer = models.Transformer(
-        str(hf_dir), max_seq_length=s["MAXP"], model_args={"add_pooling_layer": False}
-    )
+    transformer = models.Transformer(str(hf_dir), max_seq_length=s["MAXP"])
     pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     st = SentenceTransformer(
         modules=[transformer, pooling, models.Normalize()],

@@ -88,6 +88,11 @@ class TorchE5Module(_EngineModule):
         self.dim = int(self.model.get_embedding_dimension() or 384)
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if len(texts) <= 2:  # a query: straight through the modules, without encode()'s batching (~1.5 ms)
+            prompt = QUERY_PROMPT if is_query else DOCUMENT_PROMPT
+            features = self.model.preprocess([prompt + t for t in texts])
+            with torch.inference_mode():
+                return unit_rows(self.model.forward(features)["sentence_embedding"].float().cpu().numpy())
         return unit_rows(
             self.model.encode(
                 texts,
@@ -149,11 +154,12 @@ def load_e5_model(runtime: Runtime) -> SentenceTransformer:
     from indexer.e5_model import ensure_model, rebuild_model
 
     path = ensure_model()
+    # Loaded straight into the runtime's dtype: no float32 copy of the weights on the way (~300 MB less at peak).
+    options = {"device": runtime.device, "local_files_only": True, "model_kwargs": {"dtype": DTYPES[runtime.precision]}}
     try:
-        model = SentenceTransformer(str(path), device=runtime.device, local_files_only=True)
+        return SentenceTransformer(str(path), **options)
     except Exception:  # noqa: BLE001 - a cache damaged after its check (a truncated tensor file): build it again
-        model = SentenceTransformer(str(rebuild_model()), device=runtime.device, local_files_only=True)
-    return model.to(DTYPES[runtime.precision])
+        return SentenceTransformer(str(rebuild_model()), **options)
 
 
 BUNDLED: dict[str, Callable[[Runtime], _EngineModule]] = {
@@ -180,6 +186,9 @@ class Encoder:
     def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        module = self.model[0] if len(self.model) == 1 else None
+        if isinstance(module, _EngineModule):  # a bundled module batches by itself: no second round of batching
+            return unit_rows(module.embed([t[:MAX_CHARS] for t in texts], prompt_name == "query"))
         if prompt_name not in self.model.prompts:
             prompt_name = None
         vectors = self.model.encode(
