@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calibrate", type=int, default=0, help="paragraphs per direction for the paraphrase table")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: chosen by the machine)")
     parser.add_argument("--precision", default=None, help="fp32, bf16, fp16 or q4 for indexing and queries alike")
+    parser.add_argument("--xling", type=int, default=300, help="sentences per direction for bench.xling (0: skip)")
     args = parser.parse_args(argv)
 
     index_dir = index_path(args.encoder, args.precision)
@@ -230,6 +231,11 @@ def main(argv: list[str] | None = None) -> None:
         quote_test(searcher, args.quotes)
     if args.calibrate:
         calibrate(searcher, args.calibrate)
+    if args.xling:
+        from bench import xling
+
+        print("\nBilingual sentences and pasted quotes over XQuAD + news-dev (python -m bench.xling):")
+        xling.main(["--sentences", str(args.xling), *(["--precision", args.precision] if args.precision else [])])
 
 
 if __name__ == "__main__":

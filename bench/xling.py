@@ -1,0 +1,120 @@
+"""``python -m bench.xling``: a sentence in one language must find the article that carries its translation.
+
+XQuAD's Arabic and English files are the same 240 paragraphs translated, so the sentences of an English
+paragraph are the translation of its Arabic twin. ``xling-sent en→ar``: the queries are English sentences
+(at least 8 words) of XQuAD paragraphs; the corpus is the 240 Arabic paragraphs plus all 1,000 news-dev
+articles (both languages) and no English paragraph; the one relevant article is the Arabic twin.
+``xling-sent ar→en`` is the mirror. ``quote en`` / ``quote ar``: fragments of 8–15 words pasted from a
+paragraph, searched over the corpus that holds that paragraph (exact, and for Arabic also re-spelled). Every
+query goes through ``Searcher.search`` with the default settings and no language filter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.xquad import ROOT, doc_id, paragraphs
+
+OUT = ROOT / "bench-out" / "xling"
+NEWS = ROOT.parent / "shared" / "data" / "news-dev" / "articles.jsonl"
+OTHER = {"ar": "en", "en": "ar"}
+
+
+@dataclass(frozen=True)
+class Case:
+    setting: str
+    query: str
+    gold: str  # article id of the relevant XQuAD paragraph
+
+
+def corpus(lang: str) -> Path:
+    """The 240 XQuAD paragraphs of ``lang`` as JSONL (the other language's are left out)."""
+    path = OUT / f"xquad-{lang}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": doc_id(lang, i), "title": "", "text": t, "lang": lang, "source": f"XQuAD {lang}"}
+            for i, t in enumerate(paragraphs(lang))]  # fmt: skip
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def build(target_lang: str, precision: str | None) -> Path:
+    """news-dev (embedded once, then copied) plus the XQuAD paragraphs of ``target_lang``."""
+    from indexer.build import index_sources
+
+    news = OUT / "index-news"
+    index_sources([NEWS], news, precision=precision, progress=True)
+    path = OUT / f"index-{target_lang}"
+    if not (path / "config.json").is_file():
+        shutil.copytree(news, path)
+    report = index_sources([NEWS, corpus(target_lang)], path, precision=precision, progress=True)
+    print(f"index {path}: {report.summary()}", file=sys.stderr)
+    return path
+
+
+def sentence_cases(query_lang: str, rng: random.Random, limit: int) -> list[Case]:
+    """Sentences of ``query_lang`` paragraphs whose gold is the twin paragraph in the other language."""
+    from indexer.passages import sentences
+
+    setting, target = f"xling-sent {query_lang}→{OTHER[query_lang]}", OTHER[query_lang]
+    cases = []
+    for i, text in enumerate(paragraphs(query_lang)):
+        spans = [(a, b) for a, b in sentences(text) if len(text[a:b].split()) >= 8]
+        cases += [Case(setting, text[a:b], doc_id(target, i)) for a, b in spans]
+    return rng.sample(cases, min(limit, len(cases)))
+
+
+def quote_cases(lang: str, rng: random.Random, limit: int) -> list[Case]:
+    """Fragments of 8–15 words of ``lang`` paragraphs, exact (and re-spelled for Arabic), gold the paragraph."""
+    from bench.quality import noisy
+
+    cases = []
+    texts = paragraphs(lang)
+    for i in rng.sample(range(len(texts)), min(limit, len(texts))):
+        words = texts[i].split()
+        n = rng.randint(8, min(15, len(words)))
+        w = rng.randrange(len(words) - n + 1)
+        fragment = " ".join(words[w : w + n])
+        cases.append(Case(f"quote {lang}", fragment, doc_id(lang, i)))
+        if lang == "ar":
+            cases.append(Case("quote ar re-spelled", noisy(fragment, rng), doc_id(lang, i)))
+    return cases
+
+
+def evaluate(searcher, cases: list[Case]) -> dict[str, tuple[float, float, int]]:  # noqa: ANN001
+    """setting → (R@1, R@10, queries), in %."""
+    found: dict[str, list[int]] = {}
+    for case in cases:
+        ids = [h.article_id for h in searcher.search(case.query, k=10)]
+        found.setdefault(case.setting, []).append(ids.index(case.gold) + 1 if case.gold in ids else 0)
+    return {s: (100 * sum(r == 1 for r in ranks) / len(ranks), 100 * sum(r > 0 for r in ranks) / len(ranks),
+                len(ranks)) for s, ranks in found.items()}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.xling", description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=300, help="query sentences per direction")
+    parser.add_argument("--quotes", type=int, default=100, help="paragraphs to paste a fragment from, per language")
+    parser.add_argument("--precision", default=None, help="fp32, bf16, fp16 or q4 (default: the machine's)")
+    args = parser.parse_args(argv)
+    from search_app.search import Searcher
+
+    rng = random.Random(7)
+    print("setting                R@1    R@10  queries  (default search, no language filter, k=10)")
+    for target in ("ar", "en"):
+        searcher = Searcher.open(build(target, args.precision), precision=args.precision)
+        try:
+            cases = sentence_cases(OTHER[target], rng, args.sentences) + quote_cases(target, rng, args.quotes)
+            for setting, (r1, r10, n) in evaluate(searcher, cases).items():
+                print(f"{setting:<21}{r1:6.1f}{r10:8.1f}{n:9d}", flush=True)
+        finally:
+            searcher.close()
+
+
+if __name__ == "__main__":
+    main()
