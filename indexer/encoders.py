@@ -169,8 +169,6 @@ BUNDLED: dict[str, Callable[[Runtime], _EngineModule]] = {
 }
 E5_PROMPTS = {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}
 BUNDLED_PROMPTS: dict[str, dict[str, str]] = {"e5-use": E5_PROMPTS, "e5-small": E5_PROMPTS, "use": {}}
-# Passages per call into a bundled module: the e5 half batches by length inside it (E5_BATCH).
-BUNDLED_BATCH = 128
 
 
 @dataclass
@@ -219,7 +217,7 @@ def load_encoder(
     if name in BUNDLED:
         module = BUNDLED[name](runtime)
         model = SentenceTransformer(modules=[module], prompts=BUNDLED_PROMPTS[name], device="cpu")
-        return Encoder(name, model, module.dim, runtime, BUNDLED_BATCH)
+        return Encoder(name, model, module.dim, runtime)  # its module batches by itself (see Encoder._encode)
     if name.startswith("st:") and len(name) > 3:
         # bf16 was measured for the bundled models only: another model gets fp32 unless a precision is asked for.
         precision = precision or os.environ.get("SAHAFA_PRECISION") or "fp32"

