@@ -163,40 +163,6 @@ def quote_test(searcher: Searcher, limit: int) -> None:
         print(f"{kind:<10}{r1 / n:>7.1f}{covered / n:>9.1f}{searched / n:>12.1f}{marked:>9.1f}  {summary}")
 
 
-def calibrate(searcher: Searcher, limit: int) -> None:
-    """Cosines of true paraphrases against hard negatives, to place ``PARAPHRASE_THRESHOLD``.
-
-    A true paraphrase: the first sentence of an English paragraph against the best sentence of its
-    Arabic translation (and the reverse). A hard negative: the same query against the best sentence
-    of the highest-ranked other paragraph in the target language.
-    """
-    from search_app.quotes import PARAPHRASE_THRESHOLD
-
-    positives, negatives = [], []
-    for src, dst in (("en", "ar"), ("ar", "en")):
-        texts = paragraphs(src)
-        for i in range(min(limit, len(texts))):
-            text = texts[i]
-            a, b = sentences(text)[0]
-            vector = searcher.query_vector(text[a:b])
-            hits = searcher.search(text[a:b], k=3, mode="semantic", lang=dst, explain=0)
-            for hit in hits:
-                found = searcher.best_sentence(hit.text, 0, len(hit.text), vector)
-                if found is None:
-                    continue
-                if hit.article_id == doc_id(dst, i):
-                    positives.append(found[1])
-                elif len(negatives) < len(positives) * 2 + 2:
-                    negatives.append(found[1])
-    print(f"\nParaphrase calibration ({len(positives)} translated sentences, {len(negatives)} hard negatives)")
-    print(f"{'threshold':>10}{'recall':>8}{'false+':>8}")
-    for t in (0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90):
-        recall = 100 * sum(p >= t for p in positives) / max(len(positives), 1)
-        false = 100 * sum(n >= t for n in negatives) / max(len(negatives), 1)
-        mark = "  <- PARAPHRASE_THRESHOLD" if abs(t - PARAPHRASE_THRESHOLD) < 1e-9 else ""
-        print(f"{t:>10.2f}{recall:>8.1f}{false:>8.1f}{mark}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: hybrid,semantic,lexical")
@@ -205,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--quotes", type=int, default=100, help="Arabic paragraphs to draw quotes from")
     parser.add_argument("--encoder", default=DEFAULT_ENCODER)
-    parser.add_argument("--calibrate", type=int, default=0, help="paragraphs per direction for the paraphrase table")
+    parser.add_argument("--calibrate", action="store_true", help="also print bench.xling's translation threshold table")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: chosen by the machine)")
     parser.add_argument("--precision", default=None, help="fp32, bf16, fp16 or q4 for indexing and queries alike")
     parser.add_argument("--xling", type=int, default=300, help="sentences per direction for bench.xling (0: skip)")
@@ -229,13 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.quotes:
         quote_test(searcher, args.quotes)
-    if args.calibrate:
-        calibrate(searcher, args.calibrate)
     if args.xling:
         from bench import xling
 
         print("\nBilingual sentences and pasted quotes over XQuAD + news-dev (python -m bench.xling):")
-        xling.main(["--sentences", str(args.xling), *(["--precision", args.precision] if args.precision else [])])
+        options = [
+            *(["--precision", args.precision] if args.precision else []),
+            *(["--calibrate"] if args.calibrate else []),
+        ]
+        xling.main(["--sentences", str(args.xling), *options])
 
 
 if __name__ == "__main__":

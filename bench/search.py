@@ -125,8 +125,10 @@ def main() -> None:
     indexes = {"news-dev": news_index()}
     if args.synthetic:
         indexes[f"synthetic {args.synthetic // 1000}k"] = synthetic_index(args.synthetic)
-    print(f"\nlatency in ms over {args.queries} XQuAD queries after {args.warmup} warm-up, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS')}; explain = hits whose best sentence is scored by the encoder")
+    print(
+        f"\nlatency in ms over {args.queries} XQuAD queries after {args.warmup} warm-up, OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS')}; explain = hits whose best sentence is scored by the encoder"
+    )
     print(f"{'index':<16}{'mode':<10}{'explain':>8}{'p50':>9}{'p95':>9}")
     for name, path in indexes.items():
         for mode, explain in (("hybrid", 0), ("hybrid", 3), ("semantic", 0), ("lexical", 0)):

@@ -1,69 +1,102 @@
-"""``python -m bench.tune``: how the hybrid weight was chosen.
+"""``python -m bench.tune``: how the fusion weights were chosen.
 
-Collects, once per XQuAD question, the Searcher's own dense and lexical candidates, then replays the
-fusion rule of ``search_app.search`` (cosine + w × BM25 / best BM25, lexical only for passages in the
-query's language) for a grid of weights, and prints R@1 per setting for each weight.
+Collects, once per query, every candidate passage's evidence as the Searcher sees it
+(``Searcher.evidence``: cosine, BM25, best-sentence similarity, containment), then replays
+``search_app.fusion.rank`` over a grid of weights and prints R@1 / R@10 per setting: the XQuAD
+questions (``bench.quality``'s four settings: questions must keep their ranking) and the bilingual
+sentence and pasted-quote sets of ``bench.xling`` (translations and quotes must win).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import pickle
+import random
+import sys
 
+from bench import xling
 from bench.quality import OUT, SETTINGS, index_path
-from bench.xquad import doc_id, questions
+from bench.xquad import doc_id, questions, write_corpus
+from indexer.build import index_sources
 from indexer.config import DEFAULT_ENCODER
 from search_app.filters import Filters
+from search_app.fusion import Evidence, Weights, rank
 from search_app.query import parse_query
 from search_app.search import CANDIDATES, Searcher
 
-WEIGHTS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5)
+LEXICAL = (0.04, 0.08, 0.12)
+SENTENCE = (0.0, 1.0, 2.0, 3.0)
+FLOOR = (0.4, 0.45, 0.5, 0.55)  # passages in another language than the query's
+SAME_FLOOR = (0.55, 0.7, 1.0)  # passages in the query's language (1.0: the sentence never counts there)
+Case = tuple[str, str | None, str]  # query, language filter, gold article id
 
 
-def collect(searcher: Searcher, qlang: str, corpus: str | None, rel: str, limit: int) -> list[tuple]:
+def collect(searcher: Searcher, cases: list[Case]) -> list[tuple[str, list[Evidence], str]]:
     rows = []
-    for q in questions(qlang)[: limit or None]:
-        parsed = parse_query(q.text)
-        filters = Filters.make(corpus)
-        allowed = searcher._allowed(parsed, filters)
-        vector = searcher._query_vector(parsed.text)
-        dense = searcher._dense(vector, allowed, CANDIDATES)
-        lexical = searcher._lexical(parsed, filters, CANDIDATES)
-        dense.update(searcher._cosines(vector, [i for i in lexical if i not in dense]))
-        meta = searcher.index.store.passages(list(dense))
-        rows.append((parsed.lang, dense, lexical, meta, doc_id(rel, q.paragraph)))
+    for query, lang, gold in cases:
+        parsed = parse_query(query)
+        vectors = searcher._query_vectors(parsed.text)  # noqa: SLF001 - the same vectors search() uses
+        evidence = searcher.evidence(parsed, Filters.make(lang), "hybrid", CANDIDATES, vectors)
+        rows.append((parsed.lang, evidence, gold))
     return rows
 
 
-def r_at_1(rows: list[tuple], weight: float) -> float:
-    good = 0
-    for lang, dense, lexical, meta, target in rows:
-        if not dense:
-            continue
-        best = max(lexical.values(), default=0.0) or 1.0
-        top = max(
-            dense,
-            key=lambda i: dense[i] + (weight * lexical[i] / best if i in lexical and meta[i].lang == lang else 0.0),
-        )
-        good += meta[top].article_id == target
-    return 100 * good / len(rows)
+def recall(rows: list[tuple[str, list[Evidence], str]], weights: Weights) -> tuple[float, float]:
+    """(R@1, R@10) in % of articles ranked by the fusion rule with ``weights``."""
+    r1 = r10 = 0
+    for lang, evidence, gold in rows:
+        articles = list(dict.fromkeys(e.passage.article_id for _, e in rank(evidence, "hybrid", lang, weights)))
+        r1 += articles[:1] == [gold]
+        r10 += gold in articles[:10]
+    return 100 * r1 / len(rows), 100 * r10 / len(rows)
+
+
+def gather(limit: int, sentences: int, quotes: int) -> dict[str, list]:
+    cache = OUT / f"tune-fusion-{limit}-{sentences}-{quotes}.pickle"
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    collected: dict[str, list] = {}
+    path = index_path(DEFAULT_ENCODER)
+    index_sources([write_corpus(OUT / "corpus.jsonl")], path, progress=False)
+    searcher = Searcher.open(path)
+    for name, qlang, corpus, rel in SETTINGS[:4]:
+        cases = [(q.text, corpus, doc_id(rel, q.paragraph)) for q in questions(qlang)[: limit or None]]
+        collected[name] = collect(searcher, cases)
+        print(f"collected {name}", file=sys.stderr)
+    searcher.close()
+    rng = random.Random(7)
+    for target in ("ar", "en"):
+        searcher = Searcher.open(xling.build(target, None))
+        cases_by: dict[str, list[Case]] = {}
+        for case in xling.sentence_cases(xling.OTHER[target], rng, sentences) + xling.quote_cases(target, rng, quotes):
+            cases_by.setdefault(case.setting, []).append((case.query, None, case.gold))
+        for name, cases in cases_by.items():
+            collected[name] = collect(searcher, cases)
+            print(f"collected {name}", file=sys.stderr)
+        searcher.close()
+    cache.write_bytes(pickle.dumps(collected))
+    return collected
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__)
-    parser.add_argument("--limit", type=int, default=0, help="questions per language (0: all)")
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
+    parser = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=0, help="XQuAD questions per setting (0: all)")
+    parser.add_argument("--sentences", type=int, default=300, help="bilingual query sentences per direction")
+    parser.add_argument("--quotes", type=int, default=100, help="pasted quotes per language")
     args = parser.parse_args()
-    searcher = Searcher.open(index_path(args.encoder))
-    print(f"{'weight':>8}" + "".join(f"{name:>10}" for name, *_ in SETTINGS))
-    cache = OUT / f"tune-{args.encoder.replace(':', '_').replace('/', '_')}-{args.limit}.pickle"
-    if cache.is_file():
-        collected = pickle.loads(cache.read_bytes())
-    else:
-        collected = {name: collect(searcher, q, c, r, args.limit) for name, q, c, r in SETTINGS}
-        cache.write_bytes(pickle.dumps(collected))
-    for weight in WEIGHTS:
-        print(f"{weight:>8.2f}" + "".join(f"{r_at_1(rows, weight):>10.1f}" for rows in collected.values()))
+    collected = gather(args.limit, args.sentences, args.quotes)
+    names = list(collected)
+    head = f"{'lex':>5}{'sent':>6}{'floor':>6}{'same':>6}  "
+    print(head + "".join(f"{n[:14]:>15}" for n in names) + "   worst xling R@1")
+    for lexical, weight, floor, same in itertools.product(LEXICAL, SENTENCE, FLOOR, SAME_FLOOR):
+        if weight == 0 and (floor, same) != (FLOOR[0], SAME_FLOOR[0]):
+            continue
+        weights = Weights(lexical, weight, floor, same)
+        scores = [recall(collected[n], weights) for n in names]
+        worst = min(r1 for n, (r1, _) in zip(names, scores, strict=True) if n.startswith("xling"))
+        cells = "".join(f"{r1:>8.1f}/{r10:<6.1f}" for r1, r10 in scores)
+        print(f"{lexical:>5.2f}{weight:>6.1f}{floor:>6.2f}{same:>6.2f}  {cells}   {worst:.1f}", flush=True)
 
 
 if __name__ == "__main__":

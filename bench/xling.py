@@ -96,12 +96,42 @@ def evaluate(searcher, cases: list[Case]) -> dict[str, tuple[float, float, int]]
                 len(ranks)) for s, ranks in found.items()}  # fmt: skip
 
 
+def calibrate(searcher, cases: list[Case]) -> list[tuple[float, float]]:  # noqa: ANN001
+    """(best match in the gold article, best match in any other article), both in the other language, for each
+    bilingual sentence case: what ``check_quote`` compares with ``TRANSLATION_THRESHOLD`` (``quotes.meanings``)."""
+    from search_app.quotes import meanings
+
+    pairs = []
+    for case in cases:
+        target = "ar" if "→ar" in case.setting else "en"
+        found = [m for m in meanings(searcher, case.query) if m.lang == target]
+        gold = max((m.similarity for m in found if m.article.id == case.gold), default=0.0)
+        other = max((m.similarity for m in found if m.article.id != case.gold), default=0.0)
+        pairs.append((gold, other))
+    return pairs
+
+
+def threshold_table(pairs: list[tuple[float, float]]) -> None:
+    from search_app.quotes import TRANSLATION_THRESHOLD
+
+    print(f"\ntranslation verdict over {len(pairs)} sentences: recall = the translation passes; "
+          "false = another article's sentence passes (a wrong source would be shown)")  # fmt: skip
+    print(f"{'threshold':>10}{'recall':>8}{'false':>8}")
+    for t in (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85):
+        recall = 100 * sum(g >= t for g, _ in pairs) / len(pairs)
+        false = 100 * sum(o >= t for _, o in pairs) / len(pairs)
+        mark = "  <- TRANSLATION_THRESHOLD" if abs(t - TRANSLATION_THRESHOLD) < 1e-9 else ""
+        print(f"{t:>10.2f}{recall:>8.1f}{false:>8.1f}{mark}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.xling", description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=300, help="query sentences per direction")
     parser.add_argument("--quotes", type=int, default=100, help="paragraphs to paste a fragment from, per language")
     parser.add_argument("--precision", default=None, help="fp32, bf16, fp16 or q4 (default: the machine's)")
+    parser.add_argument("--calibrate", action="store_true", help="print the translation threshold table too")
     args = parser.parse_args(argv)
+    pairs: list[tuple[float, float]] = []
     from search_app.search import Searcher
 
     rng = random.Random(7)
@@ -112,8 +142,12 @@ def main(argv: list[str] | None = None) -> None:
             cases = sentence_cases(OTHER[target], rng, args.sentences) + quote_cases(target, rng, args.quotes)
             for setting, (r1, r10, n) in evaluate(searcher, cases).items():
                 print(f"{setting:<21}{r1:6.1f}{r10:8.1f}{n:9d}", flush=True)
+            if args.calibrate:
+                pairs += calibrate(searcher, [c for c in cases if c.setting.startswith("xling")])
         finally:
             searcher.close()
+    if pairs:
+        threshold_table(pairs)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Incremental, crash-safe indexing: sources → passages → vectors → one SQLite transaction per batch.
 
 An unchanged article (same id, same text and metadata) costs a hash; a changed one replaces its
-passages (reusing the stored vector of any passage whose text did not change); a new one is added.
-Every batch commits articles, passages, full-text rows and vectors together and bumps the store's
-generation; the FAISS file is saved with that generation at the end and at most every
-``SAVE_EVERY_S`` seconds, and rebuilt from SQLite on open if a crash left it behind.
+passages and sentences (reusing the stored vector of any passage or sentence whose text did not
+change); a new one is added. A stored article whose sentences follow older rules (or an index built
+before the sentence index) gets its sentences again. Every batch commits articles, passages, full-text
+rows, sentences and vectors together and bumps the store's generation; the FAISS files are saved with
+that generation at the end and at most every ``SAVE_EVERY_S`` seconds, and rebuilt from SQLite on open
+if a crash left them behind.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from indexer.ingest import read_sources
 from indexer.normalize import normalize_text, tokens
 from indexer.passages import PassageSettings, split_passages
 from indexer.records import Article, Passage
-from indexer.store import NewPassage, Store
+from indexer.sentences import SENTENCE_DIM, SENTENCE_VERSION, quantize, split_sentences
+from indexer.store import NewPassage, NewSentence, Store
 
 if TYPE_CHECKING:  # sentence-transformers takes seconds to import: only when something needs embedding
-    from indexer.encoders import Encoder
+    from indexer.encoders import Encoder, SentenceEncoder
 
 BATCH_PASSAGES = 64
 LAST_BUILD = "last_build"  # meta key: what the last run that embedded ran on, and how fast
@@ -48,6 +51,9 @@ class BuildReport:
     skipped: int = 0
     passages_embedded: int = 0
     passages_reused: int = 0
+    sentences_embedded: int = 0
+    sentences_reused: int = 0
+    sentence_seconds: float = 0.0
     embed_seconds: float = 0.0
     runtime: str = ""  # the device and precision the encoder ran on, when it ran
     seconds: float = 0.0
@@ -61,12 +67,15 @@ class BuildReport:
             "passages_embedded": self.passages_embedded,
             "embed_seconds": round(self.embed_seconds, 2),
             "encoder_passages_per_second": round(rate, 1) if rate else None,
+            "sentences_embedded": self.sentences_embedded,
+            "sentence_seconds": round(self.sentence_seconds, 2),
         }
 
     def summary(self) -> str:
         return (
             f"read {self.read}, indexed {self.indexed}, unchanged {self.unchanged}, skipped {self.skipped} "
-            f"({self.passages_embedded} passages embedded, {self.passages_reused} reused, {self.seconds:.1f}s)"
+            f"({self.passages_embedded} passages embedded, {self.passages_reused} reused; "
+            f"{self.sentences_embedded} sentences embedded, {self.sentences_reused} reused; {self.seconds:.1f}s)"
         )
 
 
@@ -76,6 +85,8 @@ class _Pending:
     text_hash: str
     record_hash: str
     passages: list[Passage]
+    sentences: list[tuple[int, int]]
+    sentences_only: bool = False  # a stored article that only needs its sentences (again)
 
 
 def sha1(text: str) -> str:
@@ -139,11 +150,7 @@ def index_sources(
         todo: list[_Pending] = []
         for article in articles:
             if article.id in seen:
-                bad(
-                    BadRecord(
-                        article.origin, f"duplicate id {article.id!r} (first at {seen[article.id]}); skipped"
-                    )
-                )
+                bad(BadRecord(article.origin, f"duplicate id {article.id!r} (first at {seen[article.id]}); skipped"))
                 continue
             report.read += 1
             seen[article.id] = article.origin
@@ -151,7 +158,8 @@ def index_sources(
             if known.get(article.id) == hashes:
                 report.unchanged += 1
                 continue
-            todo.append(_Pending(article, *hashes, split_passages(article, settings)))
+            todo.append(_Pending(article, *hashes, split_passages(article, settings), split_sentences(article.text)))
+        todo += _sentences_due(index.store, {p.article.id for p in todo})
         _write(index, todo, report, progress, loaded_encoder, runtime)
         if report.runtime:
             with index.store.transaction():
@@ -160,6 +168,13 @@ def index_sources(
         index.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _sentences_due(store: Store, skip: set[str]) -> list[_Pending]:
+    """Stored articles (not re-indexed by this run) whose sentences are missing or follow older rules."""
+    due = [a for a in store.articles_without_sentences(SENTENCE_VERSION) if a not in skip]
+    found = store.articles(due)
+    return [_Pending(found[a], "", "", [], split_sentences(found[a].text), True) for a in due if a in found]
 
 
 def _open_for_writing(
@@ -192,7 +207,7 @@ def _write(
     """
     if not todo:
         return
-    total = sum(len(p.passages) for p in todo)
+    total = sum(_units(p) for p in todo)
     bar = tqdm(total=total, unit="passage", disable=not progress, desc="indexing", dynamic_ncols=True)
     usable = loaded if loaded is not None and loaded.name == index.config.encoder else None
     embedder = _Embedder(index, report, usable, runtime)
@@ -201,7 +216,7 @@ def _write(
     try:
         for pending in todo:
             batch.append(pending)
-            if sum(len(p.passages) for p in batch) >= BATCH_PASSAGES:
+            if sum(_units(p) for p in batch) >= BATCH_PASSAGES:
                 _embed_and_write(embedder, writer, batch, bar)
                 batch = []
         if batch:
@@ -217,12 +232,27 @@ def _write(
         report.runtime = str(embedder.encoder.runtime)
 
 
+def _units(pending: _Pending) -> int:
+    """Progress and batching units: passages; an article that only needs sentences counts a quarter of them."""
+    return max(1, len(pending.sentences) // 4) if pending.sentences_only else len(pending.passages)
+
+
 def _embed_and_write(embedder: _Embedder, writer: _Writer, batch: list[_Pending], bar: tqdm) -> None:
-    hashes, vectors = embedder.embed(batch)
+    embedded = embedder.embed(batch)
     if embedder.encoder is not None and not bar.disable and not bar.postfix:
         bar.set_postfix_str(f"{embedder.encoder.name} on {embedder.encoder.runtime}", refresh=False)
-    writer.submit(batch, hashes, vectors)
-    bar.update(sum(len(p.passages) for p in batch))
+    writer.submit(batch, embedded)
+    bar.update(sum(_units(p) for p in batch))
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """A batch's vectors: passages (float32) and sentences (int8 codes), in the batch's order, with text hashes."""
+
+    passage_hashes: list[str]
+    passages: np.ndarray
+    sentence_hashes: list[str]
+    sentences: np.ndarray
 
 
 class _Embedder:
@@ -232,36 +262,73 @@ class _Embedder:
 
     def __init__(self, index: IndexDir, report: BuildReport, encoder: Encoder | None, runtime: RuntimeChoice) -> None:
         self.index, self.report, self.encoder, self.runtime = index, report, encoder, runtime
+        self.sentence_encoder: SentenceEncoder | None = None
         self.reader = Store(index.path / DATABASE_FILE, readonly=True)
         self.recent: dict[str, np.ndarray] = {}
+        self.recent_sentences: dict[str, np.ndarray] = {}
 
-    def embed(self, batch: list[_Pending]) -> tuple[list[str], np.ndarray]:
+    def embed(self, batch: list[_Pending]) -> _Embedded:
         texts = [p.text for pending in batch for p in pending.passages]
         hashes = [sha1(t) for t in texts]
-        known = self.reader.vectors_by_hash(h for h in hashes if h not in self.recent)
-        known.update((h, self.recent[h]) for h in hashes if h in self.recent)
+        vectors, fresh = self._reuse_or_embed(hashes, texts, self.recent, self.reader.vectors_by_hash, self._passages)
+        self.report.passages_embedded += fresh
+        self.report.passages_reused += len(texts) - fresh
+        sentences = [p.article.text[a:b] for p in batch for a, b in p.sentences]
+        sentence_hashes = [sha1(t) for t in sentences]
+        codes, fresh = self._reuse_or_embed(
+            sentence_hashes, sentences, self.recent_sentences, self.reader.sentence_vectors_by_hash, self._sentences
+        )
+        self.report.sentences_embedded += fresh
+        self.report.sentences_reused += len(sentences) - fresh
+        passages = vectors.astype(np.float32) if len(vectors) else np.zeros((0, self.index.config.dim), np.float32)
+        codes = codes.astype(np.int8) if len(codes) else np.zeros((0, SENTENCE_DIM), np.int8)
+        return _Embedded(hashes, passages, sentence_hashes, codes)
+
+    def _reuse_or_embed(
+        self,
+        hashes: list[str],
+        texts: list[str],
+        recent: dict[str, np.ndarray],
+        stored: Callable[[list[str]], dict[str, np.ndarray]],
+        embed: Callable[[list[str]], np.ndarray],
+    ) -> tuple[np.ndarray, int]:
+        """Rows for ``hashes`` (stored, remembered from this run, or embedded now) and how many were embedded."""
+        known = stored([h for h in hashes if h not in recent])
+        known.update((h, recent[h]) for h in hashes if h in recent)
         todo = list(dict.fromkeys(h for h in hashes if h not in known))
         if todo:
             first = {h: i for i, h in reversed(list(enumerate(hashes)))}
-            if self.encoder is None:
-                from indexer.encoders import load_encoder
-
-                self.encoder = load_encoder(
-                    self.index.config.encoder, device=self.runtime.device, precision=self.runtime.precision
-                )
-            started = time.perf_counter()
-            fresh = self.encoder.encode_passages([texts[first[h]] for h in todo])
-            self.report.embed_seconds += time.perf_counter() - started
-            if len(self.recent) + len(todo) > self.RECENT:
-                self.recent.clear()
-            self.recent.update(zip(todo, fresh, strict=True))
+            fresh = embed([texts[first[h]] for h in todo])
+            if len(recent) + len(todo) > self.RECENT:
+                recent.clear()
+            recent.update(zip(todo, fresh, strict=True))
             known.update(zip(todo, fresh, strict=True))
-        self.report.passages_embedded += len(todo)
-        self.report.passages_reused += len(texts) - len(todo)
-        vectors = np.empty((len(texts), self.index.config.dim), dtype=np.float32)
-        for i, h in enumerate(hashes):
-            vectors[i] = known[h]
-        return hashes, vectors
+        return (np.vstack([known[h] for h in hashes]) if hashes else np.zeros((0, 0))), len(todo)
+
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        if self.encoder is None:
+            from indexer.encoders import load_encoder
+
+            self.encoder = load_encoder(
+                self.index.config.encoder, device=self.runtime.device, precision=self.runtime.precision
+            )
+        started = time.perf_counter()
+        vectors = self.encoder.encode_passages(texts)
+        self.report.embed_seconds += time.perf_counter() - started
+        return vectors
+
+    def _sentences(self, texts: list[str]) -> np.ndarray:
+        if self.sentence_encoder is None:
+            from indexer.encoders import SentenceEncoder
+
+            # The passage encoder's own USE when it is loaded (e5-use): one model in memory, not two.
+            self.sentence_encoder = SentenceEncoder(
+                self.encoder, device=self.runtime.device, precision=self.runtime.precision
+            )
+        started = time.perf_counter()
+        codes = quantize(self.sentence_encoder.encode(texts))
+        self.report.sentence_seconds += time.perf_counter() - started
+        return codes
 
     def close(self) -> None:
         self.reader.close()
@@ -276,9 +343,9 @@ class _Writer:
         self.pending: Future[None] | None = None
         self.last_save = time.perf_counter()
 
-    def submit(self, batch: list[_Pending], hashes: list[str], vectors: np.ndarray) -> None:
+    def submit(self, batch: list[_Pending], embedded: _Embedded) -> None:
         self.wait()
-        self.pending = self.pool.submit(self._write, batch, hashes, vectors)
+        self.pending = self.pool.submit(self._write, batch, embedded)
 
     def wait(self) -> None:
         if self.pending is not None:
@@ -291,54 +358,76 @@ class _Writer:
         finally:
             self.pool.shutdown(wait=True)
 
-    def _write(self, batch: list[_Pending], hashes: list[str], vectors: np.ndarray) -> None:
-        _commit(self.index, batch, hashes, vectors)
-        self.report.indexed += len(batch)
+    def _write(self, batch: list[_Pending], embedded: _Embedded) -> None:
+        _commit(self.index, batch, embedded)
+        self.report.indexed += sum(not p.sentences_only for p in batch)
         if time.perf_counter() - self.last_save > SAVE_EVERY_S:
             self.index.save_vectors()
             self.last_save = time.perf_counter()
 
 
-def _commit(index: IndexDir, batch: list[_Pending], hashes: list[str], vectors: np.ndarray) -> None:
+def _commit(index: IndexDir, batch: list[_Pending], embedded: _Embedded) -> None:
     """Write ``batch`` with its vectors in one transaction, then bring FAISS up to that generation."""
-    rows: list[list[NewPassage]] = []
-    row = 0
+    passages: list[list[NewPassage]] = []
+    sentences: list[list[NewSentence]] = []
+    row = sentence_row = 0
     for pending in batch:  # normalising and stemming happen before the write lock is taken
-        rows.append([])
+        lang = pending.article.lang
+        passages.append([])
         for passage in pending.passages:
             stemmed, norm = lexical_forms(passage.text)
-            rows[-1].append(NewPassage(passage, pending.article.lang, hashes[row], stemmed, norm, vectors[row]))
+            vector = embedded.passages[row]
+            passages[-1].append(NewPassage(passage, lang, embedded.passage_hashes[row], stemmed, norm, vector))
             row += 1
+        sentences.append([])
+        for a, b in pending.sentences:
+            code, text_hash = embedded.sentences[sentence_row], embedded.sentence_hashes[sentence_row]
+            sentences[-1].append(NewSentence(pending.article.id, a, b, lang, text_hash, code))
+            sentence_row += 1
     removed: list[int] = []
+    removed_sentences: list[int] = []
     added_ids: list[int] = []
+    added_sentences: list[int] = []
     with index.store.transaction():
-        for pending, new in zip(batch, rows, strict=True):
-            removed += index.store.delete_article(pending.article.id)
-            index.store.put_article(pending.article, pending.text_hash, pending.record_hash)
-            added_ids += index.store.add_passages(new)
+        for pending, new, new_sentences in zip(batch, passages, sentences, strict=True):
+            if pending.sentences_only:
+                removed_sentences += index.store.delete_sentences(pending.article.id)
+            else:
+                gone = index.store.delete_article(pending.article.id)
+                removed += gone.passages
+                removed_sentences += gone.sentences
+                index.store.put_article(pending.article, pending.text_hash, pending.record_hash)
+                added_ids += index.store.add_passages(new)
+            added_sentences += index.store.add_sentences(pending.article.id, new_sentences, SENTENCE_VERSION)
         generation = index.store.bump_generation()
     index.vectors.remove(removed)
-    index.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
-    index.vectors.generation = generation  # only now does FAISS hold what was committed
+    index.vectors.add(np.asarray(added_ids, dtype=np.int64), embedded.passages)
+    index.sentences.remove(removed_sentences)
+    index.sentences.add(np.asarray(added_sentences, dtype=np.int64), embedded.sentences)
+    # Only now do both FAISS indexes hold what was committed.
+    index.vectors.generation = index.sentences.generation = generation
 
 
 def delete_articles(index_dir: str | Path, ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """Remove articles with their passages and vectors; return (deleted ids, unknown ids)."""
     index = IndexDir.open(index_dir)
-    deleted, unknown, removed = [], [], []
+    deleted, unknown, removed, removed_sentences = [], [], [], []
     try:
         with index.store.transaction():
             for article_id in ids:
                 if index.store.article(article_id) is None:
                     unknown.append(article_id)
                     continue
-                removed += index.store.delete_article(article_id)
+                gone = index.store.delete_article(article_id)
+                removed += gone.passages
+                removed_sentences += gone.sentences
                 deleted.append(article_id)
             if deleted:
                 generation = index.store.bump_generation()
         index.vectors.remove(removed)
+        index.sentences.remove(removed_sentences)
         if deleted:
-            index.vectors.generation = generation
+            index.vectors.generation = index.sentences.generation = generation
             index.save_vectors()
     finally:
         index.close()

@@ -17,6 +17,8 @@ CONFIG_FILE = "config.json"
 DATABASE_FILE = "sahafa.sqlite"
 VECTORS_FILE = "vectors.faiss"
 VECTORS_STAMP = "vectors.json"
+SENTENCES_FILE = "sentences.faiss"
+SENTENCES_STAMP = "sentences.json"
 
 
 @dataclass(frozen=True)

@@ -205,9 +205,34 @@ class Encoder:
         return self._encode(texts, "document")
 
 
-def load_encoder(
-    name: str = DEFAULT_ENCODER, *, device: str | None = None, precision: str | None = None
-) -> Encoder:
+class SentenceEncoder:
+    """USE-multilingual v3 for the sentence index (``indexer.sentences``), whatever the passage encoder: the
+    passage encoder's own USE when it has one (``e5-use``, ``use``), so nothing is loaded twice."""
+
+    def __init__(self, encoder: Encoder | None = None, *, device: str | None = None, precision: str | None = None):
+        module = encoder.model[0] if encoder is not None and len(encoder.model) == 1 else None
+        self.blend = module if isinstance(module, BlendModule) else None
+        if self.blend is not None:
+            self.use: UseModule = self.blend.use
+        elif isinstance(module, UseModule):
+            self.use = module
+        else:
+            self.use = UseModule(encoder.runtime if encoder is not None else resolve_runtime(device, precision))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.use.dim), dtype=np.float32)
+        return unit_rows(self.use.embed([t[:MAX_CHARS] for t in texts], False))
+
+    def query(self, text: str, query_vector: np.ndarray | None = None) -> np.ndarray:
+        """The query's USE vector: the USE half of its ``e5-use`` vector when that is given, else embedded."""
+        if self.blend is not None and query_vector is not None and len(query_vector) == self.blend.dim:
+            return unit_rows(query_vector[None, self.blend.e5.dim :])[0]
+        return self.encode([text])[0]
+
+
+def load_encoder(name: str = DEFAULT_ENCODER, *, device: str | None = None, precision: str | None = None) -> Encoder:
     """Load a bundled encoder (``e5-use``, ``e5-small``, ``use``) or ``st:NAME_OR_PATH``, offline, in the
     runtime ``resolve_runtime`` picks from ``device`` and ``precision``."""
     runtime = resolve_runtime(device, precision)

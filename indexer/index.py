@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.config import (
     CONFIG_FILE,
     DATABASE_FILE,
+    SENTENCES_FILE,
+    SENTENCES_STAMP,
     VECTORS_FILE,
     VECTORS_STAMP,
     IndexConfig,
@@ -17,32 +19,34 @@ from indexer.config import (
     write_config,
 )
 from indexer.errors import IndexMismatch, IndexNotFound
+from indexer.sentences import SENTENCE_DIM
 from indexer.store import Store
-from indexer.vectors import VectorIndex
+from indexer.vectors import SentenceVectors, VectorIndex
 
 
 @dataclass
 class IndexDir:
-    """``config.json`` + ``sahafa.sqlite`` + ``vectors.faiss`` (+ ``vectors.json``, its stamp)."""
+    """``config.json`` + ``sahafa.sqlite`` + ``vectors.faiss`` (passages) + ``sentences.faiss`` (sentences), each
+    FAISS file with its stamp (``vectors.json``, ``sentences.json``)."""
 
     path: Path
     config: IndexConfig
     store: Store
     vectors: VectorIndex
+    sentences: SentenceVectors = field(default_factory=lambda: SentenceVectors(SENTENCE_DIM))
 
     @classmethod
     def open(cls, path: Path | str, *, encoder: str | None = None) -> IndexDir:
         """Open an existing index; fail if it is missing or built with another encoder or normaliser."""
         path = Path(path)
         if not (path / DATABASE_FILE).is_file():
-            raise IndexNotFound(
-                f"no Sahafa index at {path}: build one with: sahafa index SOURCE... --index {path}"
-            )
+            raise IndexNotFound(f"no Sahafa index at {path}: build one with: sahafa index SOURCE... --index {path}")
         config = read_config(path)
         check_compatible(path, config, encoder)
         store = Store(path / DATABASE_FILE)
         index = cls(path, config, store, VectorIndex(config.dim))
         index.vectors = index._load_vectors()
+        index.sentences = index._load_sentences()
         return index
 
     @classmethod
@@ -67,14 +71,28 @@ class IndexDir:
         loaded = VectorIndex.load(self.path, VECTORS_FILE, VECTORS_STAMP, self.config.dim)
         if loaded is not None:
             vectors, stamp = loaded
-            if stamp.get("generation") == self.store.generation and vectors.size == self.store.count(
-                "passages"
-            ):
+            if stamp.get("generation") == self.store.generation and vectors.size == self.store.count("passages"):
                 vectors.generation = self.store.generation
                 return vectors
         self._rebuild_vectors()
-        self.save_vectors()
+        self._save_passages()
         return self.vectors
+
+    def _load_sentences(self) -> SentenceVectors:
+        loaded = SentenceVectors.load(self.path, SENTENCES_FILE, SENTENCES_STAMP, SENTENCE_DIM)
+        if loaded is not None:
+            sentences, stamp = loaded
+            if stamp.get("generation") == self.store.generation and sentences.size == self.store.count("sentences"):
+                sentences.generation = self.store.generation
+                return sentences
+        self._rebuild_sentences()
+        self._save_sentences()
+        return self.sentences
+
+    def _rebuild_sentences(self) -> None:
+        ids, codes = self.store.all_sentence_vectors(SENTENCE_DIM)
+        self.sentences = SentenceVectors.build(SENTENCE_DIM, ids, codes)
+        self.sentences.generation = self.store.generation
 
     def _rebuild_vectors(self) -> None:
         ids, matrix = self.store.all_vectors(self.config.dim)
@@ -82,10 +100,17 @@ class IndexDir:
         self.vectors.generation = self.store.generation
 
     def save_vectors(self) -> None:
-        """Save FAISS stamped with the generation it holds (not the store's, which may be ahead of it)."""
+        """Save both FAISS files, each stamped with the generation it holds (not the store's, which may be ahead)."""
+        self._save_passages()
+        self._save_sentences()
+
+    def _save_passages(self) -> None:
         if self.vectors.needs_rebuild:
             self._rebuild_vectors()
         self.vectors.save(self.path, VECTORS_FILE, VECTORS_STAMP, self.vectors.generation)
+
+    def _save_sentences(self) -> None:
+        self.sentences.save(self.path, SENTENCES_FILE, SENTENCES_STAMP, self.sentences.generation)
 
     def disk_bytes(self) -> int:
         """Bytes on disk as after closing: the WAL checkpointed, SQLite's transient ``-shm`` file not counted."""

@@ -39,9 +39,7 @@ DIGIT = re.compile(r"\d")
 DAY_FIRST = re.compile(r"\s*(\d{1,2})\D")
 
 
-def read_sources(
-    paths: Sequence[str | Path], on_bad: OnBad, on_warning: Warn | None = None
-) -> Iterator[Article]:
+def read_sources(paths: Sequence[str | Path], on_bad: OnBad, on_warning: Warn | None = None) -> Iterator[Article]:
     """Articles from every file or folder in ``paths``, in order; folders are walked recursively, sorted.
 
     Raises ``BadSource`` at once, before anything is read, for a missing path or an unsupported file named

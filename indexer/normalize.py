@@ -189,9 +189,7 @@ def stem_word(word: str) -> str:
 
 def tokens(normalized_text: str) -> list[Token]:
     """Words of already-normalised text with their stems and spans."""
-    return [
-        Token(m.group(), stem_word(m.group()), m.start(), m.end()) for m in TOKEN.finditer(normalized_text)
-    ]
+    return [Token(m.group(), stem_word(m.group()), m.start(), m.end()) for m in TOKEN.finditer(normalized_text)]
 
 
 def stemmed(text: str) -> str:

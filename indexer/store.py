@@ -1,5 +1,6 @@
 """The SQLite store: articles with their original text, passages with offsets, hashes and vectors,
-and an FTS5 full-text index over the stemmed and the plain normalised text of every passage.
+an FTS5 full-text index over the stemmed and the plain normalised text of every passage, and the
+sentences of every article with their offsets, hashes and int8 vectors (``indexer.sentences``).
 
 SQLite is the source of truth. Vectors live here too (float32 blobs), so the FAISS index is a
 derived file that can always be rebuilt to agree with the last committed state.
@@ -55,7 +56,28 @@ def m001_create_tables(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_create_tables,)
+def m002_sentences(db: sqlite3.Connection) -> None:
+    """The sentence index; ``articles.sentence_version`` says which rules an article's sentences follow
+    (0: none yet, so an index built before this migration gets its sentences on the next ``sahafa index``)."""
+    db.executescript(
+        """
+        CREATE TABLE sentences (
+            id INTEGER PRIMARY KEY,
+            article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            lang TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX sentences_article ON sentences (article_id, start);
+        CREATE INDEX sentences_hash ON sentences (text_hash);
+        ALTER TABLE articles ADD COLUMN sentence_version INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
+MIGRATIONS = (m001_create_tables, m002_sentences)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -77,6 +99,38 @@ class StoredPassage:
     start: int
     end: int
     lang: str
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    """A sentence row: offsets into its article's text and its int8 vector."""
+
+    id: int
+    article_id: str
+    start: int
+    end: int
+    lang: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class NewSentence:
+    """A sentence ready to be written."""
+
+    article_id: str
+    start: int
+    end: int
+    lang: str
+    text_hash: str
+    vector: np.ndarray  # int8 codes
+
+
+@dataclass(frozen=True)
+class Removed:
+    """Row ids that deleting an article removed (their vectors leave FAISS too)."""
+
+    passages: list[int]
+    sentences: list[int]
 
 
 @dataclass(frozen=True)
@@ -153,8 +207,52 @@ class Store:
             vectors[i] = np.frombuffer(row["vector"], dtype=np.float32)
         return ids, vectors
 
+    def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored int8 vectors of sentences whose text hash is in ``hashes``."""
+        found: dict[str, np.ndarray] = {}
+        wanted = list(set(hashes))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            sql = f"SELECT text_hash, vector FROM sentences WHERE text_hash IN ({','.join('?' * len(chunk))})"
+            found.update((row[0], np.frombuffer(row[1], dtype=np.int8)) for row in self.db.execute(sql, chunk))
+        return found
+
+    def all_sentence_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, int8 vectors) of every sentence, in id order."""
+        count = self.count("sentences")
+        ids = np.empty(count, dtype=np.int64)
+        codes = np.empty((count, dim), dtype=np.int8)
+        for i, row in enumerate(self.db.execute("SELECT id, vector FROM sentences ORDER BY id")):
+            ids[i] = row[0]
+            codes[i] = np.frombuffer(row[1], dtype=np.int8)
+        return ids, codes
+
+    def sentences(self, ids: Sequence[int]) -> dict[int, StoredSentence]:
+        found: dict[int, StoredSentence] = {}
+        for i in range(0, len(ids), 500):
+            chunk = [int(x) for x in ids[i : i + 500]]
+            sql = (
+                'SELECT id, article_id, start, "end", lang, vector FROM sentences '
+                f"WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            found.update((row[0], _sentence(row)) for row in self.db.execute(sql, chunk))
+        return found
+
+    def sentences_between(self, article_id: str, start: int, end: int) -> list[StoredSentence]:
+        """The sentences of an article that lie within ``[start, end)``, in text order."""
+        sql = (
+            'SELECT id, article_id, start, "end", lang, vector FROM sentences '
+            'WHERE article_id = ? AND start >= ? AND "end" <= ? ORDER BY start'
+        )
+        return [_sentence(row) for row in self.db.execute(sql, (article_id, start, end))]
+
+    def articles_without_sentences(self, version: int) -> list[str]:
+        """Ids of articles whose sentences were made by other rules than ``version`` (or not at all)."""
+        sql = "SELECT id FROM articles WHERE sentence_version != ? ORDER BY id"
+        return [row[0] for row in self.db.execute(sql, (version,))]
+
     def count(self, table: str) -> int:
-        assert table in ("articles", "passages")
+        assert table in ("articles", "passages", "sentences")
         return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def article(self, article_id: str) -> Article | None:
@@ -178,6 +276,17 @@ class Store:
                 f"WHERE id IN ({','.join('?' * len(chunk))})"
             )
             found.update((row["id"], StoredPassage(*row)) for row in self.db.execute(sql, chunk))
+        return found
+
+    def passages_of_articles(self, article_ids: Sequence[str]) -> list[StoredPassage]:
+        found: list[StoredPassage] = []
+        for i in range(0, len(article_ids), 500):
+            chunk = list(article_ids[i : i + 500])
+            sql = (
+                'SELECT id, article_id, ordinal, start, "end", lang FROM passages '
+                f"WHERE article_id IN ({','.join('?' * len(chunk))}) ORDER BY article_id, ordinal"
+            )
+            found += [StoredPassage(*row) for row in self.db.execute(sql, chunk)]
         return found
 
     def passages_of(self, article_id: str) -> list[StoredPassage]:
@@ -208,12 +317,30 @@ class Store:
         self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
         return self.generation
 
-    def delete_article(self, article_id: str) -> list[int]:
-        """Remove an article, its passages and their full-text rows; return the removed passage ids."""
+    def delete_article(self, article_id: str) -> Removed:
+        """Remove an article, its passages with their full-text rows, and its sentences."""
         ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE article_id = ?", (article_id,))]
         self.db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
         self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
+        sentences = self.delete_sentences(article_id)
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return Removed(ids, sentences)
+
+    def delete_sentences(self, article_id: str) -> list[int]:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM sentences WHERE article_id = ?", (article_id,))]
+        self.db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        return ids
+
+    def add_sentences(self, article_id: str, rows: Sequence[NewSentence], version: int) -> list[int]:
+        """Insert an article's sentences and record the rules they follow; return the new ids in order."""
+        ids = []
+        for row in rows:
+            cursor = self.db.execute(
+                'INSERT INTO sentences (article_id, start, "end", lang, text_hash, vector) VALUES (?, ?, ?, ?, ?, ?)',
+                (row.article_id, row.start, row.end, row.lang, row.text_hash, row.vector.tobytes()),
+            )
+            ids.append(int(cursor.lastrowid or 0))
+        self.db.execute("UPDATE articles SET sentence_version = ? WHERE id = ?", (version, article_id))
         return ids
 
     def put_article(self, article: Article, text_hash: str, record_hash: str) -> None:
@@ -264,6 +391,10 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         origin=row["origin"],
     )
+
+
+def _sentence(row: sqlite3.Row) -> StoredSentence:
+    return StoredSentence(row[0], row[1], row[2], row[3], row[4], np.frombuffer(row[5], dtype=np.int8))
 
 
 class _Transaction:

@@ -34,8 +34,18 @@ TEXTS_PER_CALL = 4096  # texts tokenised at once: bounds the memory of their ids
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MARKS = ("Mn", "Mc", "Me")
 # Besides marks, these may continue a grapheme or a charsmap key: jamo, kana voicing, ZWNJ/ZWJ, AM, skin tones, tags
-JOINERS = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xD7B0, 0xD7FF), (0xFF9E, 0xFFDC), (0x200C, 0x200D),
-           (0x0E33, 0x0E33), (0x0EB3, 0x0EB3), (0x1F3FB, 0x1F3FF), (0xE0020, 0xE007F))
+JOINERS = (
+    (0x1100, 0x11FF),
+    (0x3130, 0x318F),
+    (0xA960, 0xA97F),
+    (0xD7B0, 0xD7FF),
+    (0xFF9E, 0xFFDC),
+    (0x200C, 0x200D),
+    (0x0E33, 0x0E33),
+    (0x0EB3, 0x0EB3),
+    (0x1F3FB, 0x1F3FF),
+    (0xE0020, 0xE007F),
+)
 Row = tuple[int, int, int, int, int]  # text; first and end token of the row; first and end token it sums
 Batch = tuple[list[int], np.ndarray, np.ndarray, np.ndarray]  # text of each row; flat ids, gaps, owner
 

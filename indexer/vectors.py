@@ -4,6 +4,10 @@ Exact search (``IndexIDMap2`` over ``IndexFlatIP``) while the index holds fewer 
 ``HNSW_THRESHOLD`` vectors, HNSW past it (see README for the measurement behind the threshold).
 The file is written atomically next to a stamp naming the store generation it reflects; an index
 whose stamp disagrees with the store is rebuilt from the vectors kept in SQLite.
+
+``SentenceVectors`` is the same over sentence ids, holding int8 codes (``indexer.sentences``) in an
+``IndexScalarQuantizer`` (``QT_8bit_direct_signed``): a quarter of float32's memory, exact inner products
+of the int8 codes of query and sentences, rescaled to cosines.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Self
 
 import faiss
 import numpy as np
+
+from indexer.sentences import SCALE, quantize
 
 HNSW_THRESHOLD = 250_000
 HNSW_M = 32
@@ -22,6 +29,8 @@ HNSW_EF_SEARCH = 128
 
 class VectorIndex:
     """A FAISS index over passage ids, with add, remove, search and stamped save."""
+
+    KINDS = ("flat", "hnsw")
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self.dim = dim
@@ -47,6 +56,8 @@ class VectorIndex:
     @property
     def kind(self) -> str:
         inner = faiss.downcast_index(self.index.index)
+        if isinstance(inner, faiss.IndexScalarQuantizer):
+            return "sq8"
         return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
 
     @property
@@ -60,7 +71,7 @@ class VectorIndex:
     def remove(self, ids: list[int]) -> None:
         if not ids:
             return
-        if self.kind == "flat":
+        if self.kind != "hnsw":
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
         else:
             self.needs_rebuild = True
@@ -96,7 +107,7 @@ class VectorIndex:
         _fsync_replace(tmp_stamp, stamp)
 
     @classmethod
-    def load(cls, directory: Path, name: str, stamp_name: str, dim: int) -> tuple[VectorIndex, dict] | None:
+    def load(cls, directory: Path, name: str, stamp_name: str, dim: int) -> tuple[Self, dict] | None:
         """The saved index and its stamp, or None when either is missing or unreadable."""
         path, stamp = Path(directory) / name, Path(directory) / stamp_name
         if not path.is_file() or not stamp.is_file():
@@ -106,9 +117,40 @@ class VectorIndex:
             index = faiss.read_index(str(path))
         except (ValueError, RuntimeError):
             return None
-        if index.d != dim:
+        loaded = cls(dim, index)
+        if index.d != dim or loaded.kind not in cls.KINDS:
             return None
-        return cls(dim, index), meta
+        return loaded, meta
+
+
+class SentenceVectors(VectorIndex):
+    """Sentence vectors as int8 codes: ``add`` takes codes, ``search`` takes a unit float query and returns
+    cosines, ``vectors`` returns float vectors on the cosine scale."""
+
+    KINDS = ("sq8",)
+
+    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        super().__init__(dim, index if index is not None else _sq8(dim))
+
+    @classmethod
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> SentenceVectors:
+        built = cls(dim)
+        built.add(ids, vectors)
+        return built
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        # FAISS's SIMD path for direct 8-bit codes takes the query as codes too (it rounds it to integers), so
+        # the query is quantized like the sentences and the integer inner product rescaled by SCALE².
+        scores, ids = super().search(quantize(query).astype(np.float32), k, allowed)
+        return scores / (SCALE * SCALE), ids
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        return super().vectors(ids) / SCALE
+
+
+def _sq8(dim: int) -> faiss.Index:
+    quantizer = faiss.ScalarQuantizer.QT_8bit_direct_signed
+    return faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, quantizer, faiss.METRIC_INNER_PRODUCT))
 
 
 def _flat(dim: int) -> faiss.Index:

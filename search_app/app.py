@@ -19,7 +19,7 @@ from indexer.errors import SahafaError
 from indexer.records import Hit
 from search_app import export, views
 from search_app.quotes import QuoteCheck, check_quote
-from search_app.search import Searcher
+from search_app.search import LanguageCount, Searcher
 
 MODES = {"hybrid": "hybrid", "semantic": "semantic", "exact phrase": "lexical"}
 SORTS = {"relevance": "relevance", "newest": "date"}
@@ -52,14 +52,16 @@ def open_searcher(path: str) -> tuple[Searcher, threading.Lock]:
 
 
 @st.cache_data(max_entries=256, show_spinner="Searching…")
-def run_search(path: str, query: str, mode: str, filters: tuple, sort: str) -> tuple[list[Hit], float]:
+def run_search(
+    path: str, query: str, mode: str, filters: tuple, sort: str
+) -> tuple[list[Hit], float, dict[str, LanguageCount]]:
     searcher, lock = open_searcher(path)
     lang, sources, date_from, date_to = filters
     with lock:
-        hits = searcher.search(
+        found = searcher.results(
             query, k=RESULTS, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort
         )
-        return hits, searcher.last_seconds
+        return found.hits, searcher.last_seconds, found.languages
 
 
 @st.cache_data(max_entries=128, show_spinner="Checking the quote…")
@@ -141,9 +143,10 @@ def search_page(path: str, searcher: Searcher) -> None:
     text, library_mode = search_args(query, mode)
     hits: list[Hit] = []
     seconds = 0.0
+    languages: dict[str, LanguageCount] = {}
     if query.strip():
         try:
-            hits, seconds = run_search(path, text, library_mode, filters, sort)
+            hits, seconds, languages = run_search(path, text, library_mode, filters, sort)
         except (SahafaError, ValueError) as exc:
             st.error(f"The search could not run: {exc}")
             return
@@ -157,11 +160,35 @@ def search_page(path: str, searcher: Searcher) -> None:
         lang, outlets, date_from, date_to = filters
         settings = {"mode": mode, "lang": lang, "outlets": list(outlets), "from": str(date_from or ""),
                     "to": str(date_to or ""), "sort": sort}  # fmt: skip
-        results(hits, seconds, query, settings)
+        results(hits, seconds, query, settings, languages)
 
 
-def results(hits: list[Hit], seconds: float, query: str, settings: dict) -> None:
-    """How many, how fast, the downloads, then one card per article with its "Open article" button."""
+def set_language(name: str | None) -> None:
+    """One click to one language's results (or back to all): the sidebar's bound language filter."""
+    st.session_state["lang"] = name
+    close_article()
+
+
+def language_row(languages: dict[str, LanguageCount], active: str | None) -> None:
+    """Per language: results shown of candidates found, and a button to that language alone (or back to all)."""
+    if len(languages) < 2 and not active:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", key="sahafa-languages")
+    counts = " · ".join(
+        f"{LANGS_BY_CODE.get(c, c)}: {n.hits} shown of {n.candidates} found" for c, n in languages.items()
+    )
+    row.caption(counts, width="stretch")
+    if active:
+        row.button("All languages", on_click=set_language, args=(None,), type="tertiary", icon=":material/translate:")
+        return
+    for code, count in languages.items():
+        name = LANGS_BY_CODE.get(code, code)
+        row.button(f"{name} only ({count.candidates})", key=f"only-{code}", on_click=set_language, args=(name,),
+                   type="tertiary", disabled=not count.candidates)  # fmt: skip
+
+
+def results(hits: list[Hit], seconds: float, query: str, settings: dict, languages: dict[str, LanguageCount]) -> None:
+    """How many, how fast, per language, the downloads, then one card per article with its "Open article" button."""
     row = st.container(horizontal=True, vertical_alignment="center")
     row.caption(f"{matched(len(hits))} · {seconds:.2f} s", width="stretch")
     downloads = [
@@ -171,6 +198,7 @@ def results(hits: list[Hit], seconds: float, query: str, settings: dict) -> None
     for label, data, mime in downloads:
         row.download_button(label, data, file_name=f"sahafa-results.{label.lower()}", mime=mime, on_click="ignore",
                             icon=":material/download:", help="The results, with a ready citation per row")  # fmt: skip
+    language_row(languages, settings["lang"])
     for rank, hit in enumerate(hits, 1):
         with st.container(border=True):
             st.markdown(views.result_card(hit, rank), unsafe_allow_html=True)
@@ -200,7 +228,9 @@ def article_view(searcher: Searcher, hits: list[Hit], article_id: str, query: st
 
 def quote_page(path: str, searcher: Searcher) -> None:
     st.title("Quote check")
-    st.caption("Did somebody say this, where, and when? Verbatim, normalised, close, paraphrase or not found.")
+    st.caption(
+        "Did somebody say this, where, and when? Verbatim, normalised, close, translation, paraphrase or not found."
+    )
     hidden = {"label_visibility": "collapsed", "placeholder": QUOTE_PLACEHOLDER}
     quote = st.text_area("Quote", height=110, **hidden, **bound("quote"))
     st.button("Check quote", type="primary")

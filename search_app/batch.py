@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import SahafaError
-from search_app.output import hit_json
+from search_app.output import hit_json, languages_json
 from search_app.search import Searcher
 
 
@@ -30,10 +30,11 @@ def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Ite
                 query = row.get("query")
                 if not isinstance(query, str):
                     raise ValueError("missing 'query' (a string)" if query is None else "'query' is not a string")
-                hits = searcher.search(query, **options)
+                results = searcher.results(query, **options)
             except UnicodeDecodeError as exc:
                 yield {"qid": qid, "line": number, "error": f"{path}:{number}: not valid UTF-8 ({exc.reason})"}
             except (ValueError, SahafaError) as exc:
                 yield {"qid": qid, "line": number, "error": f"{path}:{number}: {exc}"}
             else:
-                yield {"qid": qid, "results": [hit_json(h) for h in hits]}
+                hits = [hit_json(h) for h in results.hits]
+                yield {"qid": qid, "results": hits, "languages": languages_json(results)}

@@ -155,8 +155,11 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Batch: a JSONL file of {\"qid\", \"query\"} objects; one JSON line out per input line.")
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Batch: a JSONL file of {"qid", "query"} objects; one JSON line out per input line.',
+)
 @runtime_options
 def search_cmd(
     query: str | None,
@@ -169,7 +172,7 @@ def search_cmd(
 ) -> None:
     """Search the index for QUERY (Arabic or English). Put words in double quotes for an exact phrase."""
     from search_app.batch import run_batch
-    from search_app.output import hit_json, hit_text
+    from search_app.output import hit_json, hit_text, languages_json, languages_text
     from search_app.search import Searcher
 
     if (query is None) == (queries is None):
@@ -182,13 +185,15 @@ def search_cmd(
             for line in run_batch(searcher, queries, options):
                 click.echo(json.dumps(line, ensure_ascii=False))
             return
-        hits = searcher.search(query or "", **options)  # type: ignore[arg-type]
+        results = searcher.results(query or "", **options)  # type: ignore[arg-type]
     except (SahafaError, ValueError) as exc:
         _fail(exc)
+    hits = results.hits
     if as_json:
-        click.echo(json.dumps({"query": query, "results": [hit_json(h) for h in hits]}, ensure_ascii=False))
+        line = {"query": query, "results": [hit_json(h) for h in hits], "languages": languages_json(results)}
+        click.echo(json.dumps(line, ensure_ascii=False))
         return
-    click.echo(f"{len(hits)} article(s) in {searcher.last_seconds * 1000:.0f} ms")
+    click.echo(f"{len(hits)} article(s) in {searcher.last_seconds * 1000:.0f} ms; {languages_text(results)}")
     for rank, hit in enumerate(hits, 1):
         click.echo(hit_text(hit, rank))
 
@@ -199,7 +204,7 @@ def search_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @runtime_options
 def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, precision: str | None) -> None:
-    """Check a quote: verbatim, normalised, close, paraphrase or not found, with its sources, earliest first."""
+    """Check a quote: verbatim, normalised, close, translation, paraphrase or not found; sources earliest first."""
     from search_app.output import quote_json, quote_text
     from search_app.quotes import check_quote
     from search_app.search import Searcher

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from indexer.normalize import normalize, tokens
+from indexer.normalize import Normalized, Token, normalize, tokens
 from indexer.passages import sentences
 from indexer.records import Hit, Span
 from search_app.query import ParsedQuery
@@ -28,15 +28,27 @@ def term_spans(text: str, start: int, end: int, query: ParsedQuery) -> list[Span
         if word.stem in stems or word.text in terms:
             a, b = norm.original_span(word.start, word.end)
             spans.append(Span(start + a, start + b, "term"))
-    forms = [w.text for w in words]
     for phrase in query.phrases:
-        n = len(phrase)
-        for i in range(len(forms) - n + 1):
-            if tuple(forms[i : i + n]) == phrase:
-                a, _ = norm.original_span(words[i].start, words[i].end)
-                _, b = norm.original_span(words[i + n - 1].start, words[i + n - 1].end)
-                spans.append(Span(start + a, start + b, "phrase"))
+        spans += _phrase_spans(norm, words, start, phrase)
     return sorted(spans, key=lambda s: (s.start, s.end))
+
+
+def phrase_spans(text: str, start: int, end: int, phrase: Sequence[str]) -> list[Span]:
+    """Spans of ``text[start:end]`` where the normalised words ``phrase`` occur in order."""
+    norm = normalize(text[start:end])
+    return _phrase_spans(norm, tokens(norm.text), start, tuple(phrase))
+
+
+def _phrase_spans(norm: Normalized, words: list[Token], start: int, phrase: tuple[str, ...]) -> list[Span]:
+    forms = [w.text for w in words]
+    spans = []
+    n = len(phrase)
+    for i in range(len(forms) - n + 1) if n else ():
+        if tuple(forms[i : i + n]) == phrase:
+            a, _ = norm.original_span(words[i].start, words[i].end)
+            _, b = norm.original_span(words[i + n - 1].start, words[i + n - 1].end)
+            spans.append(Span(start + a, start + b, "phrase"))
+    return spans
 
 
 def sentence_units(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -9,6 +9,7 @@ import click
 
 from indexer.records import Hit, Span, heading
 from search_app.quotes import QuoteCheck
+from search_app.search import Results
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -32,6 +33,23 @@ def hit_json(hit: Hit) -> dict[str, Any]:
             {"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score} for p in hit.passages[1:]
         ],
     }
+
+
+def languages_json(results: Results) -> dict[str, dict[str, int]]:
+    """Per language the index holds: ``hits`` among the results, ``candidates`` among everything ranked."""
+    return {lang: {"hits": c.hits, "candidates": c.candidates} for lang, c in results.languages.items()}
+
+
+LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
+
+
+def languages_text(results: Results) -> str:
+    """ "Arabic 7 of 52 candidates, English 3 of 41 (--lang en for more)"."""
+    parts = []
+    for lang, count in results.languages.items():
+        more = f" (--lang {lang} for more)" if count.candidates > count.hits and len(results.languages) > 1 else ""
+        parts.append(f"{LANGUAGE_NAMES.get(lang, lang)} {count.hits} of {count.candidates} candidates{more}")
+    return ", ".join(parts)
 
 
 def quote_json(check: QuoteCheck) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from indexer.normalize import normalize_text, strip_controls, tokens
 
 MAX_QUERY_CHARS = 2000  # what is kept of a query at all; the encoder caps its own input too
 MAX_TERMS = 64
+MAX_QUOTE_WORDS = 200  # words of a pasted quote that the containment check looks for
 # Straight, curly and guillemet quotes all delimit an exact phrase.
 PHRASE = re.compile(r"[\"“”«»„]([^\"“”«»„]+)[\"“”«»„]")
 STOPWORDS = frozenset(
@@ -33,6 +34,7 @@ class ParsedQuery:
     terms: tuple[str, ...]  # normalised words outside phrases, stopwords dropped
     stems: tuple[str, ...]  # their stems, deduplicated, in order
     phrases: tuple[tuple[str, ...], ...]  # normalised word sequences that must appear as typed
+    words: tuple[str, ...] = ()  # every normalised word of the query in order, stopwords and phrases included
 
     @property
     def empty(self) -> bool:
@@ -71,4 +73,5 @@ def parse_query(raw: str, *, lang: str | None = None) -> ParsedQuery:
         terms=tuple(t.text for t in words),
         stems=stems,
         phrases=tuple(phrases),
+        words=tuple(t.text for t in tokens(normalize_text(text)))[:MAX_QUOTE_WORDS],
     )

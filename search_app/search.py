@@ -1,14 +1,15 @@
 """Language-aware hybrid search over an index directory. No streamlit here.
 
-Dense evidence (cosine of L2-normalised vectors) judges every passage in every language. Lexical
-evidence (FTS5 BM25 over stemmed, normalised words) only speaks for passages in the query's
-language: an English word never matches Arabic text, and letting BM25 vote there only pushes
-cross-lingual matches down. Hybrid score = cosine + LEXICAL_WEIGHT × BM25 / best BM25 of the query,
-the BM25 term counting only for same-language passages (weight tuned on XQuAD, see README).
+Candidates come from three retrievers: passage vectors (FAISS, every language), BM25 over stemmed,
+normalised words (FTS5) and the sentence index (USE vectors of single sentences, every language). Each
+candidate passage's evidence (``fusion.Evidence``) is scored by ``fusion.rank``: cosine, plus BM25 for
+passages in the query's language, plus what a sentence of the passage gains above the sentence floor; a
+passage that contains the whole query ranks first. Passages are then grouped into articles.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,33 +17,51 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encoders import Encoder, load_encoder
+from indexer.encoders import Encoder, SentenceEncoder, load_encoder
 from indexer.index import IndexDir
 from indexer.records import Article, Hit, PassageHit, Span
-from indexer.store import StoredPassage
+from indexer.sentences import dequantize
+from indexer.store import StoredPassage, StoredSentence
 from search_app.filters import Filters
-from search_app.highlight import sentence_units, term_spans
+from search_app.fusion import QUOTE_MIN_WORDS, Evidence, Weights, rank
+from search_app.highlight import phrase_spans, term_spans
 from search_app.query import ParsedQuery, parse_query
 
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
-LEXICAL_WEIGHT = 0.08
 CANDIDATES = 100  # passages taken from each retriever before fusion (at least 10 × k)
+SENTENCE_CANDIDATES = 100  # sentences taken from the sentence index
+QUOTE_CANDIDATES = 1000  # passages that contain the whole query, at most
 PASSAGES_PER_HIT = 3
-SENTENCE_CACHE = 20_000
 QUERY_CACHE = 4096
-EXPLAIN = 3  # hits whose best passage gets its most query-like sentence marked (one encoder call)
+
+
+@dataclass(frozen=True)
+class LanguageCount:
+    """How one language fared for a query: articles among the results shown and among all candidates."""
+
+    hits: int
+    candidates: int
+
+
+@dataclass(frozen=True)
+class Results:
+    """A query's hits and, for every language the index holds, how many of them and of the candidates."""
+
+    hits: list[Hit]
+    languages: dict[str, LanguageCount]
 
 
 @dataclass
 class Searcher:
-    """An open index plus its encoder; cheap to query many times."""
+    """An open index plus its encoders; cheap to query many times."""
 
     index: IndexDir
     encoder: Encoder
     last_seconds: float = 0.0
-    _sentence_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _query_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    weights: Weights = field(default_factory=Weights)
+    _sentence_encoder: SentenceEncoder | None = field(default=None, repr=False)
+    _query_cache: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
@@ -76,9 +95,27 @@ class Searcher:
         date_from: object = None,
         date_to: object = None,
         sort: str = "relevance",
-        explain: int = EXPLAIN,
+        explain: int | None = None,
     ) -> list[Hit]:
-        """Hits grouped by article, best first (or newest first with ``sort="date"``)."""
+        """Hits grouped by article, best first (or newest first with ``sort="date"``); see ``results``."""
+        options = {"k": k, "mode": mode, "lang": lang, "sources": sources, "date_from": date_from}
+        return self.results(query, **options, date_to=date_to, sort=sort, explain=explain).hits  # type: ignore[arg-type]
+
+    def results(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: str = "hybrid",
+        lang: str | None = None,
+        sources: Sequence[str] | None = None,
+        date_from: object = None,
+        date_to: object = None,
+        sort: str = "relevance",
+        explain: int | None = None,
+    ) -> Results:
+        """The ``k`` best articles and per-language counts. ``explain``: how many hits get their best passage's
+        most query-like sentence marked from the sentence index (default: all)."""
         started = time.perf_counter()
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -87,21 +124,77 @@ class Searcher:
         parsed = parse_query(query)
         filters = Filters.make(lang, sources, date_from, date_to)
         hits: list[Hit] = []
+        candidates: list[tuple[float, Evidence]] = []
         if not parsed.empty and k > 0:
-            scored, query_vector = self._score(parsed, filters, mode, max(CANDIDATES, 10 * k))
-            hits = self._group(scored, k)
-            hits = [
-                self._highlight(h, parsed, query_vector, i < explain and mode != "lexical") for i, h in enumerate(hits)
-            ]
+            vectors = self._query_vectors(parsed.text) if mode != "lexical" else None
+            candidates = rank(self.evidence(parsed, filters, mode, max(CANDIDATES, 10 * k), vectors), mode,
+                              parsed.lang, self.weights)  # fmt: skip
+            hits = self._group(candidates, k)
+            explain = len(hits) if explain is None else explain
+            use = vectors[1] if vectors is not None else None
+            hits = [self._highlight(h, parsed, candidates, use if i < explain else None) for i, h in enumerate(hits)]
             if sort == "date":
                 hits.sort(key=lambda h: h.date or "", reverse=True)
         self.last_seconds = time.perf_counter() - started
-        return hits
+        return Results(hits, _languages(self.index.store.languages(), hits, candidates))
 
-    # --- retrieval and fusion --------------------------------------------------------------------
+    # --- evidence --------------------------------------------------------------------------------
 
-    def _allowed(self, parsed: ParsedQuery, filters: Filters) -> np.ndarray | None:
-        """Passage ids that pass the filters and contain every quoted phrase; None when all do."""
+    def evidence(
+        self, parsed: ParsedQuery, filters: Filters, mode: str, n: int, vectors: tuple[np.ndarray, np.ndarray] | None
+    ) -> list[Evidence]:
+        """Every candidate passage with its evidence: the ``n`` best of the passage and lexical retrievers, the
+        passages holding the best sentences, and those that contain the whole query. ``vectors``: the query's
+        passage-encoder and USE vectors (None in lexical mode)."""
+        allowed = self._allowed(parsed, filters, mode)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        dense = self._dense(vectors[0], allowed, n) if vectors is not None else {}
+        lexical = self._lexical(parsed, filters, n) if mode != "semantic" else {}
+        if parsed.phrases and not parsed.stems and mode != "semantic":
+            # A phrase-only query: every passage that contains the phrase is a lexical match.
+            lexical = lexical or {int(i): 1.0 for i in allowed[:n]}
+        contained = self._containing(parsed, filters, allowed) if mode != "semantic" else set()
+        sentences = self._sentences(vectors[1], filters, allowed) if vectors is not None else []
+        meta = self.index.store.passages(list(dict.fromkeys([*dense, *lexical, *contained])))
+        articles = {s.article_id for s, _ in sentences}
+        allowed_set = set(allowed.tolist()) if allowed is not None else None
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for sentence, _ in sentences:
+            spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
+        for passage in self.index.store.passages_of_articles(sorted(articles)):
+            holds = any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
+            if holds and (allowed_set is None or passage.id in allowed_set):
+                meta.setdefault(passage.id, passage)
+        if vectors is not None:
+            dense.update(self._cosines(vectors[0], [i for i in meta if i not in dense]))
+        best: dict[int, tuple[float, int]] = {}
+        by_article: dict[str, list[StoredPassage]] = {}
+        for passage in meta.values():
+            by_article.setdefault(passage.article_id, []).append(passage)
+        for sentence, similarity in sentences:
+            for passage in by_article.get(sentence.article_id, ()):
+                if passage.start <= sentence.start and sentence.end <= passage.end:
+                    if similarity > best.get(passage.id, (-1.0, 0))[0]:
+                        best[passage.id] = (similarity, sentence.id)
+        return [
+            Evidence(
+                passage,
+                cosine=dense.get(i, 0.0),
+                bm25=lexical.get(i, 0.0),
+                sentence=best[i][0] if i in best else 0.0,
+                sentence_id=best[i][1] if i in best else None,
+                contains=i in contained,
+            )
+            for i, passage in meta.items()
+        ]
+
+    def _allowed(self, parsed: ParsedQuery, filters: Filters, mode: str) -> np.ndarray | None:
+        """Passage ids that pass the filters and contain every quoted phrase; None when all do.
+
+        A query of phrases only, or any query in ``lexical`` mode, asks for those exact words. Quoted words inside
+        a longer query (a pasted sentence that quotes somebody) bind only the query's language: a translation
+        cannot contain them, and must still be found."""
         store = self.index.store
         where, params = filters.sql()
         if parsed.phrases:
@@ -110,11 +203,29 @@ class Searcher:
                 "SELECT p.id FROM passages_fts f JOIN passages p ON p.id = f.rowid "
                 f"JOIN articles a ON a.id = p.article_id WHERE passages_fts MATCH ? AND {where}"
             )
-            return np.array([r[0] for r in store.db.execute(sql, [expr, *params])], dtype=np.int64)
+            found = [r[0] for r in store.db.execute(sql, [expr, *params])]
+            if parsed.stems and mode != "lexical":
+                sql = (
+                    f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.lang != ? AND {where}"
+                )
+                found += [r[0] for r in store.db.execute(sql, [parsed.lang, *params])]
+            return np.array(sorted(found), dtype=np.int64)
         if not filters.active:
             return None
         sql = f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}"
         return np.array([r[0] for r in store.db.execute(sql, params)], dtype=np.int64)
+
+    def _containing(self, parsed: ParsedQuery, filters: Filters, allowed: np.ndarray | None) -> set[int]:
+        """Passages that hold every word of the query, in order (normalised): a pasted quote."""
+        words = parsed.words
+        if len(words) < QUOTE_MIN_WORDS:
+            return set()
+        where, params = filters.sql()
+        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        sql = f"SELECT f.rowid FROM passages_fts f {joins}WHERE passages_fts MATCH ? AND {where} LIMIT ?"
+        expr = "norm : " + _fts_string(" ".join(words))
+        found = {int(r[0]) for r in self.index.store.db.execute(sql, [expr, *params, QUOTE_CANDIDATES])}
+        return found if allowed is None else found & set(allowed.tolist())
 
     def _dense(self, vector: np.ndarray, allowed: np.ndarray | None, n: int) -> dict[int, float]:
         scores, ids = self.index.vectors.search(vector, n, allowed)
@@ -133,6 +244,27 @@ class Searcher:
         )
         return {int(r[0]): float(r[1]) for r in self.index.store.db.execute(sql, [expr, *params, n])}
 
+    def _sentences(
+        self, vector: np.ndarray, filters: Filters, allowed: np.ndarray | None, k: int = SENTENCE_CANDIDATES
+    ) -> list[tuple[StoredSentence, float]]:
+        """(sentence, cosine) of the sentences nearest the query's USE vector, within the filters."""
+        within = None
+        if allowed is not None or filters.active:
+            where, params = filters.sql()
+            sql = f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {where}"
+            if not filters.active:  # only quoted phrases restrict: the sentences of the articles that have them
+                articles = {p.article_id for p in self.index.store.passages(allowed.tolist()).values()}
+                sql, params = (
+                    "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))",
+                    [_json_list(articles)],
+                )
+            within = np.array([r[0] for r in self.index.store.db.execute(sql, params)], dtype=np.int64)
+            if len(within) == 0:
+                return []
+        scores, ids = self.index.sentences.search(vector, k, within)
+        found = self.index.store.sentences(ids.tolist())
+        return [(found[i], s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in found]
+
     def _cosines(self, vector: np.ndarray, ids: list[int]) -> dict[int, float]:
         """Exact cosines for passages the dense retriever did not return."""
         if not ids:
@@ -140,92 +272,91 @@ class Searcher:
         matrix = self.index.vectors.vectors(ids)
         return dict(zip(ids, (matrix @ vector).tolist(), strict=True))
 
-    def _score(
-        self, parsed: ParsedQuery, filters: Filters, mode: str, n: int
-    ) -> tuple[list[tuple[float, StoredPassage]], np.ndarray | None]:
-        allowed = self._allowed(parsed, filters)
-        if allowed is not None and len(allowed) == 0:
-            return [], None
-        vector = self._query_vector(parsed.text) if mode != "lexical" else None
-        dense = self._dense(vector, allowed, n) if vector is not None else {}
-        lexical = self._lexical(parsed, filters, n) if mode != "semantic" else {}
-        if parsed.phrases and not parsed.stems and mode != "semantic":
-            # A phrase-only query: every passage that contains the phrase is a lexical match.
-            lexical = lexical or {int(i): 1.0 for i in allowed[:n]}
-        ids = list(dict.fromkeys([*dense, *lexical]))
-        meta = self.index.store.passages(ids)
-        if mode == "lexical":
-            return sorted(((lexical[i], meta[i]) for i in lexical if i in meta), key=_by_score), vector
-        if mode == "hybrid" and lexical:
-            dense.update(self._cosines(vector, [i for i in lexical if i not in dense]))
-        best = max(lexical.values(), default=0.0) or 1.0
-        scored = []
-        for i, cosine in dense.items():
-            if i not in meta:
-                continue
-            score = cosine
-            if mode == "hybrid" and meta[i].lang == parsed.lang and i in lexical:
-                score += LEXICAL_WEIGHT * lexical[i] / best
-            scored.append((score, meta[i]))
-        return sorted(scored, key=_by_score), vector
-
-    def _group(self, scored: list[tuple[float, StoredPassage]], k: int) -> list[Hit]:
+    def _group(self, scored: list[tuple[float, Evidence]], k: int) -> list[Hit]:
         groups: dict[str, list[tuple[float, StoredPassage]]] = {}
-        for score, passage in scored:
-            group = groups.setdefault(passage.article_id, [])
+        for score, evidence in scored:
+            group = groups.setdefault(evidence.passage.article_id, [])
             if len(group) < PASSAGES_PER_HIT:
-                group.append((score, passage))
+                group.append((score, evidence.passage))
         chosen = list(groups.items())[:k]
         articles = self.index.store.articles([a for a, _ in chosen])
         return [_hit(articles[a], group) for a, group in chosen if a in articles]
 
     # --- highlights ------------------------------------------------------------------------------
 
-    def _highlight(self, hit: Hit, parsed: ParsedQuery, vector: np.ndarray | None, explain: bool) -> Hit:
-        """Marks on the best passage (what a result shows); the article view marks the whole text itself."""
+    def _highlight(
+        self, hit: Hit, parsed: ParsedQuery, scored: list[tuple[float, Evidence]], use: np.ndarray | None
+    ) -> Hit:
+        """Marks on the best passage (what a result shows): the whole query where the passage contains it, the
+        query's words, and the passage's most query-like sentence (from the sentence index, when ``use`` is
+        given). The article view marks the whole text itself."""
         passages = list(hit.passages)
-        best = passages[0] = replace(
-            passages[0], spans=tuple(term_spans(hit.text, passages[0].start, passages[0].end, parsed))
-        )
-        lexical_evidence = bool(best.spans) and hit.lang == parsed.lang
-        if explain and vector is not None and not lexical_evidence:
-            found = self.best_sentence(hit.text, best.start, best.end, vector)
+        best = passages[0]
+        evidence = next((e for _, e in scored if e.passage.id == best.passage_id), None)
+        spans = term_spans(hit.text, best.start, best.end, parsed)
+        if evidence is not None and evidence.contains:
+            spans = phrase_spans(hit.text, best.start, best.end, parsed.words) + spans
+        if use is not None:
+            found = self.best_sentence(hit.article_id, best.start, best.end, use)
             if found:
-                passages[0] = replace(best, spans=(found[0], *best.spans))
+                spans = [found[0], *spans]
+        passages[0] = replace(best, spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))))
         return replace(hit, passages=tuple(passages))
 
-    def best_sentence(self, text: str, start: int, end: int, vector: np.ndarray) -> tuple[Span, float] | None:
-        """The sentence of ``text[start:end]`` most similar to the query vector (same encoder), with its cosine."""
-        units = sentence_units(text, start, end)
-        if not units:
-            return None
-        scores = self._sentence_vectors([text[a:b] for a, b in units]) @ vector
-        best = int(np.argmax(scores))
-        return Span(units[best][0], units[best][1], "sentence"), float(scores[best])
+    def nearest_sentences(self, query: str, k: int, *, lang: str | None = None) -> list[tuple[StoredSentence, float]]:
+        """The ``k`` indexed sentences nearest the query (USE cosine), in any language or in ``lang``."""
+        return self._sentences(self.sentence_query_vector(query), Filters.make(lang), None, k)
 
-    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        """Sentence vectors, remembered across queries (a result page shows the same passages again)."""
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
-        if missing:
-            if len(self._sentence_cache) > SENTENCE_CACHE:
-                self._sentence_cache.clear()
-            self._sentence_cache.update(zip(missing, self.encoder.encode_passages(missing), strict=True))
-        return np.vstack([self._sentence_cache[s] for s in sentences])
+    def best_sentence(self, article_id: str, start: int, end: int, use: np.ndarray) -> tuple[Span, float] | None:
+        """The indexed sentence of ``article[start:end]`` nearest the query's USE vector, with its cosine."""
+        found = self.index.store.sentences_between(article_id, start, end)
+        if not found:
+            return None
+        scores = dequantize(np.vstack([s.vector for s in found])) @ use
+        i = int(np.argmax(scores))
+        return Span(found[i].start, found[i].end, "sentence"), float(scores[i])
+
+    # --- query vectors ---------------------------------------------------------------------------
+
+    @property
+    def sentence_encoder(self) -> SentenceEncoder:
+        if self._sentence_encoder is None:
+            self._sentence_encoder = SentenceEncoder(self.encoder)
+        return self._sentence_encoder
 
     def query_vector(self, query: str) -> np.ndarray:
-        return self._query_vector(parse_query(query).text)
+        """The query's vector from the index's encoder."""
+        return self._query_vectors(parse_query(query).text)[0]
 
-    def _query_vector(self, text: str) -> np.ndarray:
-        """The query's vector, remembered for the next filter, mode or page of the same query."""
+    def sentence_query_vector(self, query: str) -> np.ndarray:
+        """The query's USE vector, for the sentence index."""
+        return self._query_vectors(parse_query(query).text)[1]
+
+    def _query_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query's passage-encoder and USE vectors, remembered for the next filter, mode or page."""
         if text not in self._query_cache:
             if len(self._query_cache) >= QUERY_CACHE:
                 self._query_cache.pop(next(iter(self._query_cache)))
-            self._query_cache[text] = self.encoder.encode_queries([text])[0]
+            vector = self.encoder.encode_queries([text])[0]
+            self._query_cache[text] = (vector, self.sentence_encoder.query(text, vector))
         return self._query_cache[text]
 
 
-def _by_score(item: tuple[float, StoredPassage]) -> tuple[float, int]:
-    return (-item[0], item[1].id)
+def _languages(held: list[tuple[str, int]], hits: list[Hit], scored: list[tuple[float, Evidence]]) -> dict:
+    shown: dict[str, int] = {}
+    for hit in hits:
+        shown[hit.lang] = shown.get(hit.lang, 0) + 1
+    articles: dict[str, str] = {}
+    for _, evidence in scored:
+        articles.setdefault(evidence.passage.article_id, evidence.passage.lang)
+    pool: dict[str, int] = {}
+    for lang in articles.values():
+        pool[lang] = pool.get(lang, 0) + 1
+    return {lang: LanguageCount(shown.get(lang, 0), pool.get(lang, 0)) for lang, _ in sorted(held)}
+
+
+def _json_list(items: set[str]) -> str:
+    return json.dumps(sorted(items), ensure_ascii=False)
 
 
 def _fts_string(text: str) -> str:

@@ -25,7 +25,8 @@ VERDICT_TEXT = {
     "verbatim": "Found word for word.",
     "normalised": "The same words, spelled differently (diacritics, hamza, ى/ي, ة/ه, digits, case or punctuation).",
     "close": "Most of the words, in the same order; the differences are marked word by word below.",
-    "paraphrase": "The same meaning in other words, possibly in the other language.",
+    "translation": "Said in the other language: the original sentence is shown with outlet and date, earliest first.",
+    "paraphrase": "The same meaning in other words, in the same language.",
     "not found": "No article in the index carries this quote.",
 }
 
@@ -69,6 +70,7 @@ mark.sahafa-sentence{background:rgba(37,99,235,.1);color:inherit;padding:0;
 .sahafa-v-verbatim{background:#e3f4e8;border-color:#a9dcb8;color:#14532d}
 .sahafa-v-normalised{background:#e6f4f1;border-color:#a3d9cd;color:#134e4a}
 .sahafa-v-close{background:#fff4db;border-color:#f5d38a;color:#713f12}
+.sahafa-v-translation{background:#f3ecff;border-color:#d4c1fb;color:#4c1d95}
 .sahafa-v-paraphrase{background:#eef0ff;border-color:#c1c7fb;color:#312e81}
 .sahafa-v-not-found{background:#f1f3f5;border-color:#dee2e6;color:#343a40}
 del.sahafa-del,del.sahafa-missing{color:#b42318;background:#fde8e8;text-decoration:line-through 2px;padding:0 .1em}

@@ -11,6 +11,7 @@ import numpy as np
 
 from indexer.config import DATABASE_FILE, VECTORS_STAMP
 from indexer.index import IndexDir
+from indexer.sentences import SENTENCE_VERSION, split_sentences
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -48,6 +49,25 @@ def faiss_ids(index: IndexDir) -> list[int]:
     return sorted(faiss.vector_to_array(index.vectors.index.id_map).tolist())
 
 
+def faiss_sentence_ids(index: IndexDir) -> list[int]:
+    return sorted(faiss.vector_to_array(index.sentences.index.id_map).tolist())
+
+
+def assert_sentences_agree(index: IndexDir) -> int:
+    """Every article has the sentences its text splits into, each once, and FAISS holds exactly their codes."""
+    db = index.store.db
+    sentence_ids = [r[0] for r in db.execute("SELECT id FROM sentences ORDER BY id")]
+    assert faiss_sentence_ids(index) == sentence_ids
+    for article_id, text, version in db.execute("SELECT id, text, sentence_version FROM articles"):
+        stored = [tuple(r) for r in db.execute(
+            'SELECT start, "end" FROM sentences WHERE article_id = ? ORDER BY start', (article_id,))]  # fmt: skip
+        assert (version, stored) == (SENTENCE_VERSION, split_sentences(text)), article_id
+    ids, codes = index.store.all_sentence_vectors(512)
+    for sentence_id, code in zip(ids, codes, strict=True):
+        np.testing.assert_array_equal(index.sentences.index.reconstruct(int(sentence_id)), code.astype(np.float32))
+    return len(sentence_ids)
+
+
 def assert_agrees(index_dir: Path) -> dict[str, int]:
     """Open the index, check that passages, full-text rows and FAISS vectors match one to one; return counts."""
     index = IndexDir.open(index_dir)
@@ -67,9 +87,11 @@ def assert_agrees(index_dir: Path) -> dict[str, int]:
             np.testing.assert_array_equal(index.vectors.index.reconstruct(int(passage_id)), vector)
         for row in db.execute('SELECT p.start, p."end", a.text FROM passages p JOIN articles a ON a.id = p.article_id'):
             assert 0 <= row[0] < row[1] <= len(row[2])
+        sentences = assert_sentences_agree(index)
         return {
             "articles": index.store.count("articles"),
             "passages": len(passage_ids),
+            "sentences": sentences,
             "generation": index.store.generation,
         }
     finally:

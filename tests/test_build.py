@@ -75,8 +75,9 @@ def test_config_json_records_how_the_index_was_built(built_index: Path, encoder)
         "passages": {"min_words": 60, "max_words": 160, "overlap_sentences": 1},
     }
     names = {p.name for p in built_index.iterdir()}
-    assert {"config.json", "sahafa.sqlite", "vectors.faiss", "vectors.json"} <= names
-    assert all(n.startswith("sahafa.sqlite") for n in names - {"config.json", "vectors.faiss", "vectors.json"})
+    fixed = {"config.json", "vectors.faiss", "vectors.json", "sentences.faiss", "sentences.json"}
+    assert fixed | {"sahafa.sqlite"} <= names
+    assert all(n.startswith("sahafa.sqlite") for n in names - fixed)
 
 
 def test_sqlite_fts_and_faiss_agree_on_the_real_index(built_index: Path, news_jsonl: Path) -> None:
@@ -122,7 +123,9 @@ def test_indexing_the_same_sources_again_embeds_nothing(built_index: Path, news_
     assert (report.read, report.indexed, report.unchanged, report.skipped) == (27, 0, 27, 0)
     assert (report.passages_embedded, report.passages_reused) == (0, 0)
     assert re.fullmatch(
-        r"read 27, indexed 0, unchanged 27, skipped 0 \(0 passages embedded, 0 reused, \d+\.\ds\)", report.summary()
+        r"read 27, indexed 0, unchanged 27, skipped 0 \(0 passages embedded, 0 reused; 0 sentences embedded, 0 reused; "
+        r"\d+\.\ds\)",
+        report.summary(),
     )
     assert assert_agrees(copy) == before
     assert (copy / VECTORS_STAMP).read_text() == stamp
@@ -227,8 +230,9 @@ def test_duplicate_ids_are_skipped_and_counted(tmp_path: Path, rows: dict[str, d
     row = rows["reuters-00633"]
     source = write_jsonl(tmp_path / "dup.jsonl", [row, rows["antm-SK-economy-1061-20180731"], dict(row, title="x")])
     problems: list[str] = []
-    report = index_sources([source], tmp_path / "index", progress=False, loaded_encoder=encoder,
-                           on_problem=problems.append)
+    report = index_sources(
+        [source], tmp_path / "index", progress=False, loaded_encoder=encoder, on_problem=problems.append
+    )
     assert problems == [f"{source}:3: duplicate id 'reuters-00633' (first at {source}:1); skipped"]
     assert (report.read, report.indexed, report.unchanged, report.skipped) == (3, 2, 0, 1)
     assert report.problems == problems

