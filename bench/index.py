@@ -167,6 +167,7 @@ def main() -> None:
     build = report.seconds
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: imports + the build
     size = disk_bytes(index)
+    sentences = report.sentences_embedded + report.sentences_reused
 
     texts = passage_texts(source)
     assert len(texts) == report.passages_embedded + report.passages_reused, "pipeline and bench disagree"
@@ -191,6 +192,15 @@ def main() -> None:
         ("start-up: imports + loading the encoder", f"{startup:.1f} s (not in the build time)"),
         ("build wall time", f"{build:.1f} s"),
         ("  of which embedding (Encoder.encode_passages)", f"{report.embed_seconds:.1f} s"),
+        ("sentences", f"{sentences:,} ({report.sentences_embedded:,} embedded, {report.sentences_reused:,} reused)"),
+        (
+            "  embedding them (USE, int8)",
+            f"{report.sentence_seconds:.1f} s, {100 * report.sentence_seconds / build:.1f} % of the build",
+        ),
+        (
+            "  their vectors: SQLite blobs + sentences.faiss",
+            f"{sentences * 512 / 2**20:.1f} + {(index / 'sentences.faiss').stat().st_size / 2**20:.1f} MiB",
+        ),
         ("  start-up + build (a whole sahafa index run)", f"{startup + build:.1f} s"),
         ("pipeline passages/s (embedded / build time)", f"{pipeline_rate:.1f}"),
         ("raw encoder passages/s (one encode_passages call)", f"{raw_rate:.1f} ({raw:.1f} s)"),

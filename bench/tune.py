@@ -27,7 +27,9 @@ from search_app.search import CANDIDATES, Searcher
 
 LEXICAL = (0.04, 0.08, 0.12)
 SENTENCE = (0.0, 1.0, 2.0, 3.0)
-FLOOR = (0.4, 0.45, 0.5, 0.55)  # passages in another language than the query's
+# Passages in another language than the query's. Not below the default floor: the Searcher only adds the passages
+# of sentences above it to the candidates, so a lower floor would be replayed on too few candidates.
+FLOOR = (0.45, 0.5, 0.55, 0.6)
 SAME_FLOOR = (0.55, 0.7, 1.0)  # passages in the query's language (1.0: the sentence never counts there)
 Case = tuple[str, str | None, str]  # query, language filter, gold article id
 
@@ -60,7 +62,7 @@ def gather(limit: int, sentences: int, quotes: int) -> dict[str, list]:
     path = index_path(DEFAULT_ENCODER)
     index_sources([write_corpus(OUT / "corpus.jsonl")], path, progress=False)
     searcher = Searcher.open(path)
-    for name, qlang, corpus, rel in SETTINGS[:4]:
+    for name, qlang, corpus, rel in SETTINGS:
         cases = [(q.text, corpus, doc_id(rel, q.paragraph)) for q in questions(qlang)[: limit or None]]
         collected[name] = collect(searcher, cases)
         print(f"collected {name}", file=sys.stderr)

@@ -111,6 +111,27 @@ def calibrate(searcher, cases: list[Case]) -> list[tuple[float, float]]:  # noqa
     return pairs
 
 
+def compression_cost(searcher, cases: list[Case]) -> tuple[float, float, int]:  # noqa: ANN001
+    """What int8 codes cost the sentence index: every sentence re-embedded in float32 and searched exactly, against
+    the SQ8 index, for the same queries: (recall@10 of the exact top 10, % with the same nearest sentence, n)."""
+    import numpy as np
+
+    store = searcher.index.store
+    sql = 'SELECT s.id, a.text, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
+    rows = store.db.execute(sql)
+    ids, texts = zip(*[(r[0], r[1][r[2] : r[3]]) for r in rows], strict=True)
+    exact = searcher.sentence_encoder.encode(list(texts))
+    ids_array = np.asarray(ids)
+    found = same = 0
+    for case in cases:
+        query = searcher.sentence_query_vector(case.query)
+        truth = ids_array[np.argsort(-(exact @ query))[:10]]
+        _, approx = searcher.index.sentences.search(query, 10)
+        found += len(set(truth.tolist()) & set(approx.tolist()))
+        same += bool(len(approx)) and approx[0] == truth[0]
+    return 100 * found / (10 * len(cases)), 100 * same / len(cases), len(ids)
+
+
 def threshold_table(pairs: list[tuple[float, float]]) -> None:
     from search_app.quotes import TRANSLATION_THRESHOLD
 
@@ -143,7 +164,11 @@ def main(argv: list[str] | None = None) -> None:
             for setting, (r1, r10, n) in evaluate(searcher, cases).items():
                 print(f"{setting:<21}{r1:6.1f}{r10:8.1f}{n:9d}", flush=True)
             if args.calibrate:
-                pairs += calibrate(searcher, [c for c in cases if c.setting.startswith("xling")])
+                bilingual = [c for c in cases if c.setting.startswith("xling")]
+                pairs += calibrate(searcher, bilingual)
+                recall, same, n = compression_cost(searcher, bilingual)
+                print(f"int8 sentence index vs float32 exact search over its {n:,} sentences: "
+                      f"recall@10 {recall:.1f} %, same nearest sentence {same:.1f} %", flush=True)  # fmt: skip
         finally:
             searcher.close()
     if pairs:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.build import LAST_BUILD
+from indexer.config import SENTENCES_FILE
 from indexer.index import IndexDir
 
 
@@ -30,8 +31,15 @@ def describe(index_dir: str | Path) -> dict[str, Any]:
             "dates": f"{first or '-'} .. {last or '-'}",
             "last_build": json.loads(store.meta(LAST_BUILD) or "{}"),
             "vector_index": f"{index.vectors.kind}, {index.vectors.size} vectors",
+            "sentences": store.count("sentences"),
+            "sentence_index": f"{index.sentences.kind}, {index.sentences.size} vectors, "
+            f"{_faiss_bytes(index.path / SENTENCES_FILE):,} bytes",
             "disk_bytes": size,
             "bytes_per_passage": round(size / passages) if passages else 0,
         }
     finally:
         index.close()
+
+
+def _faiss_bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0

@@ -192,6 +192,37 @@ def tokens(normalized_text: str) -> list[Token]:
     return [Token(m.group(), stem_word(m.group()), m.start(), m.end()) for m in TOKEN.finditer(normalized_text)]
 
 
+@dataclass(frozen=True)
+class Word:
+    """A word as ``tokens`` finds it in the normalised text, placed on the original: ``original[start:end]``."""
+
+    text: str
+    stem: str
+    start: int
+    end: int
+
+
+CHUNK = re.compile(r"\S+")
+
+
+def original_words(text: str, start: int = 0, end: int | None = None) -> list[Word]:
+    """The words of ``text[start:end]`` (normalised, stemmed) with their spans in ``text``: the same words and spans
+    as ``tokens(normalize(...).text)`` mapped back through the offset map, found chunk by whitespace-separated
+    chunk with each distinct chunk normalised once per process (words repeat: a result page costs lookups)."""
+    words: list[Word] = []
+    for match in CHUNK.finditer(text, start, len(text) if end is None else end):
+        at = match.start()
+        words += [Word(form, stem, at + a, at + b) for form, stem, a, b in chunk_words(match.group())]
+    return words
+
+
+@lru_cache(maxsize=200_000)
+def chunk_words(chunk: str) -> tuple[tuple[str, str, int, int], ...]:
+    """(form, stem, start, end) of the words of one whitespace-free chunk, spans in the chunk (cached)."""
+    norm = normalize(chunk)
+    return tuple((t.text, t.stem, *norm.original_span(t.start, t.end)) for t in tokens(norm.text))
+
+
 def stemmed(text: str) -> str:
     """The stemmed form of ``text`` for the full-text index: normalised words, stemmed, space-joined."""
     return " ".join(t.stem for t in tokens(normalize_text(text)))

@@ -93,7 +93,9 @@ class VectorIndex:
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of ``ids`` (one row each)."""
-        return np.vstack([self.index.reconstruct(int(i)) for i in ids])
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def save(self, directory: Path, name: str, stamp_name: str, generation: int) -> None:
         """Write the index, then its stamp; each by write-to-temporary and rename."""

@@ -6,7 +6,7 @@ Each candidate passage carries four kinds of evidence for a query:
   language (an English word never matches Arabic text: counting it there only pushes translations down);
 - ``sentence``: the best USE cosine of one of the passage's own sentences (the sentence index). A sentence
   that translates or restates the query scores 0.7–0.95 whatever its language; only the part above a floor
-  counts, times ``SENTENCE_WEIGHT``. The floor is ``SENTENCE_FLOOR`` (0.4) for passages in another language
+  counts, times ``SENTENCE_WEIGHT``. The floor is ``SENTENCE_FLOOR`` (0.45) for passages in another language
   than the query's, which have no lexical evidence at all, and ``SAME_LANGUAGE_FLOOR`` (0.7) for passages in
   the query's language, where BM25 and containment already speak and a lower floor only lifted sentences
   that resemble a question over the passage that answers it. So a translation rises over same-language
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from indexer.store import StoredPassage
 
 LEXICAL_WEIGHT = 0.08
-SENTENCE_WEIGHT = 2.0
-SENTENCE_FLOOR = 0.4
+SENTENCE_WEIGHT = 1.0
+SENTENCE_FLOOR = 0.45
 SAME_LANGUAGE_FLOOR = 0.7
 QUOTE_MIN_WORDS = 4
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from indexer.normalize import Normalized, Token, normalize, tokens
+from indexer.normalize import CHUNK, Word, chunk_words, original_words
 from indexer.passages import sentences
 from indexer.records import Hit, Span
 from search_app.query import ParsedQuery
@@ -20,35 +20,34 @@ MARK_CLASS = {"term": "sahafa-term", "phrase": "sahafa-term", "sentence": "sahaf
 
 def term_spans(text: str, start: int, end: int, query: ParsedQuery) -> list[Span]:
     """Spans of ``text[start:end]`` whose words match the query's terms (by stem) or phrases."""
-    norm = normalize(text[start:end])
-    words = tokens(norm.text)
     stems, terms = set(query.stems), set(query.terms)
-    spans: list[Span] = []
-    for word in words:
-        if word.stem in stems or word.text in terms:
-            a, b = norm.original_span(word.start, word.end)
-            spans.append(Span(start + a, start + b, "term"))
-    for phrase in query.phrases:
-        spans += _phrase_spans(norm, words, start, phrase)
+    spans = []
+    for match in CHUNK.finditer(text, start, end):  # the words of original_words, without building them all
+        for form, stem, a, b in chunk_words(match.group()):
+            if stem in stems or form in terms:
+                spans.append(Span(match.start() + a, match.start() + b, "term"))
+    if query.phrases:
+        words = original_words(text, start, end)
+        for phrase in query.phrases:
+            spans += _phrase_spans(words, phrase)
     return sorted(spans, key=lambda s: (s.start, s.end))
 
 
 def phrase_spans(text: str, start: int, end: int, phrase: Sequence[str]) -> list[Span]:
     """Spans of ``text[start:end]`` where the normalised words ``phrase`` occur in order."""
-    norm = normalize(text[start:end])
-    return _phrase_spans(norm, tokens(norm.text), start, tuple(phrase))
+    return _phrase_spans(original_words(text, start, end), tuple(phrase))
 
 
-def _phrase_spans(norm: Normalized, words: list[Token], start: int, phrase: tuple[str, ...]) -> list[Span]:
-    forms = [w.text for w in words]
-    spans = []
+def _phrase_spans(words: list[Word], phrase: tuple[str, ...]) -> list[Span]:
     n = len(phrase)
-    for i in range(len(forms) - n + 1) if n else ():
-        if tuple(forms[i : i + n]) == phrase:
-            a, _ = norm.original_span(words[i].start, words[i].end)
-            _, b = norm.original_span(words[i + n - 1].start, words[i + n - 1].end)
-            spans.append(Span(start + a, start + b, "phrase"))
-    return spans
+    if not n:
+        return []
+    forms = [w.text for w in words]
+    return [
+        Span(words[i].start, words[i + n - 1].end, "phrase")
+        for i in range(len(forms) - n + 1)
+        if forms[i] == phrase[0] and tuple(forms[i : i + n]) == phrase
+    ]
 
 
 def sentence_units(text: str, start: int, end: int) -> list[tuple[int, int]]:

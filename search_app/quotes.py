@@ -25,7 +25,7 @@ CLOSE_MIN_SHARE = 0.6  # share of the quote's words that must appear, in order, 
 # USE cosine of quote and sentence; calibrated on XQuAD sentences against their translations in a corpus with
 # all of news-dev (python -m bench.xling --calibrate; README). Paraphrases have no labelled set of their own:
 # the same line is used, since a translation is the paraphrase a multilingual encoder knows best.
-TRANSLATION_THRESHOLD = 0.7
+TRANSLATION_THRESHOLD = 0.65
 PARAPHRASE_THRESHOLD = TRANSLATION_THRESHOLD
 MEANING_CANDIDATES = 50  # nearest sentences looked at for translation and paraphrase
 CLAUSE_CANDIDATES = 10  # of which this many also have their runs of clauses embedded

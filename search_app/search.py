@@ -62,6 +62,7 @@ class Searcher:
     weights: Weights = field(default_factory=Weights)
     _sentence_encoder: SentenceEncoder | None = field(default=None, repr=False)
     _query_cache: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _languages: tuple[int, list[tuple[str, int]]] | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -136,7 +137,14 @@ class Searcher:
             if sort == "date":
                 hits.sort(key=lambda h: h.date or "", reverse=True)
         self.last_seconds = time.perf_counter() - started
-        return Results(hits, _languages(self.index.store.languages(), hits, candidates))
+        return Results(hits, _languages(self._held_languages(), hits, candidates))
+
+    def _held_languages(self) -> list[tuple[str, int]]:
+        """The languages the index holds (article counts), read again only when the store has changed."""
+        generation = self.index.store.generation
+        if self._languages is None or self._languages[0] != generation:
+            self._languages = (generation, self.index.store.languages())
+        return self._languages[1]
 
     # --- evidence --------------------------------------------------------------------------------
 
@@ -157,11 +165,14 @@ class Searcher:
         contained = self._containing(parsed, filters, allowed) if mode != "semantic" else set()
         sentences = self._sentences(vectors[1], filters, allowed) if vectors is not None else []
         meta = self.index.store.passages(list(dict.fromkeys([*dense, *lexical, *contained])))
-        articles = {s.article_id for s, _ in sentences}
-        allowed_set = set(allowed.tolist()) if allowed is not None else None
+        # Passages that hold a sentence near enough to gain from it join the candidates (the others cannot).
+        floor = min(self.weights.sentence_floor, self.weights.same_language_floor)
         spans: dict[str, list[tuple[int, int]]] = {}
-        for sentence, _ in sentences:
-            spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
+        for sentence, similarity in sentences:
+            if similarity > floor:
+                spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
+        articles = set(spans)
+        allowed_set = set(allowed.tolist()) if allowed is not None else None
         for passage in self.index.store.passages_of_articles(sorted(articles)):
             holds = any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
             if holds and (allowed_set is None or passage.id in allowed_set):

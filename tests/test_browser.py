@@ -198,3 +198,22 @@ def test_permalinked_quote_check(server, page):
     assert verdict.inner_text().strip().lower() == "verbatim"
     assert page.locator("mark.sahafa-sentence").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "quote.png"))
+
+
+def test_both_languages_in_view_and_one_click_to_either(server, page):
+    page.goto(server)
+    page.get_by_placeholder("Search in Arabic or English", exact=False).wait_for(timeout=SLOW)
+    search(page, "the economy and oil prices")
+    counts = page.locator(".st-key-sahafa-languages")
+    counts.wait_for(timeout=SLOW)
+    assert "Arabic:" in counts.inner_text() and "English:" in counts.inner_text()
+    page.get_by_role("button", name="English only", exact=False).click()
+    page.wait_for_function("() => new URL(location.href).searchParams.get('lang') === 'English'", timeout=SLOW)
+    settle(page)
+    assert page.locator(".sahafa-snippet.sahafa-ltr").count() > 0
+    assert page.locator(".sahafa-snippet.sahafa-rtl").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "search-english-only.png"))
+    page.get_by_role("button", name="All languages").click()
+    page.wait_for_function("() => !new URL(location.href).searchParams.get('lang')", timeout=SLOW)
+    settle(page)
+    assert page.locator(".sahafa-snippet.sahafa-rtl").count() > 0

@@ -189,6 +189,10 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
     size = info.pop("disk_bytes")
     last_build = info.pop("last_build")
     assert last_build["runtime"] == str(encoder.runtime) and last_build["passages_embedded"] == 2
+    sentences = info.pop("sentences")
+    assert sentences == last_build["sentences_embedded"] > 2
+    faiss_bytes = (index / "sentences.faiss").stat().st_size
+    assert info.pop("sentence_index") == f"sq8, {sentences} vectors, {faiss_bytes:,} bytes"
     assert last_build["encoder_passages_per_second"] > 0
     assert info == {
         "index": str(index),

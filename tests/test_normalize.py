@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from indexer.normalize import normalize, normalize_text, stem_word, stemmed, tokens
+from indexer.normalize import normalize, normalize_text, original_words, stem_word, stemmed, tokens
 
 SEED_SENTENCE = "أكّد الوكيلُ المكلّف بوزارة العدل على أهمية تبادل الخبرات"
 
@@ -174,3 +174,26 @@ def test_tokens_carry_stems_and_spans_of_the_normalised_text() -> None:
     found = tokens(text)
     assert [t.text for t in found] == ["وقالت", "الامم", "المتحده", "ان", "3", "5", "مليون"]
     assert all(text[t.start : t.end] == t.text for t in found)
+
+
+def _mapped_tokens(text: str) -> list[tuple[str, str, int, int]]:
+    norm = normalize(text)
+    return [(t.text, t.stem, *norm.original_span(t.start, t.end)) for t in tokens(norm.text)]
+
+
+@given(texts)
+@settings(max_examples=300, deadline=None)
+def test_original_words_equal_tokens_mapped_back(text: str) -> None:
+    """Word by word (each chunk normalised once, cached) gives what normalising the whole text gives."""
+    assert [(w.text, w.stem, w.start, w.end) for w in original_words(text)] == _mapped_tokens(text)
+
+
+def test_original_words_of_a_slice_on_real_articles() -> None:
+    from tests.conftest import news_sample
+
+    for row in news_sample()[:12]:
+        text = row["text"]
+        start, end = len(text) // 4, len(text) // 2
+        start, end = text.rfind(" ", 0, start) + 1, text.find(" ", end)  # passages start and end on words
+        expected = [(f, s, start + a, start + b) for f, s, a, b in _mapped_tokens(text[start:end])]
+        assert [(w.text, w.stem, w.start, w.end) for w in original_words(text, start, end)] == expected
