@@ -44,13 +44,14 @@ class Weights:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What one passage has for one query. ``sentence_id`` is the sentence that gave ``sentence``."""
+    """What one passage has for one query. ``sentence_span``: where the sentence that gave ``sentence`` lies in the
+    article's text (the passage's nearest sentence: the sentence index returns the nearest of all first)."""
 
     passage: StoredPassage
     cosine: float = 0.0
     bm25: float = 0.0  # raw BM25 (0: the query's stems are not in the passage)
     sentence: float = 0.0
-    sentence_id: int | None = None
+    sentence_span: tuple[int, int] | None = None
     contains: bool = False
 
 

@@ -171,30 +171,28 @@ class Searcher:
         for sentence, similarity in sentences:
             if similarity > floor:
                 spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
-        articles = set(spans)
         allowed_set = set(allowed.tolist()) if allowed is not None else None
-        for passage in self.index.store.passages_of_articles(sorted(articles)):
+        for passage in self.index.store.passages_of_articles(sorted(spans)):
             holds = any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
             if holds and (allowed_set is None or passage.id in allowed_set):
                 meta.setdefault(passage.id, passage)
         if vectors is not None:
             dense.update(self._cosines(vectors[0], [i for i in meta if i not in dense]))
-        best: dict[int, tuple[float, int]] = {}
+        best: dict[int, tuple[float, tuple[int, int]]] = {}
         by_article: dict[str, list[StoredPassage]] = {}
         for passage in meta.values():
             by_article.setdefault(passage.article_id, []).append(passage)
-        for sentence, similarity in sentences:
+        for sentence, similarity in sentences:  # nearest first: a passage's first is its best
             for passage in by_article.get(sentence.article_id, ()):
-                if passage.start <= sentence.start and sentence.end <= passage.end:
-                    if similarity > best.get(passage.id, (-1.0, 0))[0]:
-                        best[passage.id] = (similarity, sentence.id)
+                if passage.start <= sentence.start and sentence.end <= passage.end and passage.id not in best:
+                    best[passage.id] = (similarity, (sentence.start, sentence.end))
         return [
             Evidence(
                 passage,
                 cosine=dense.get(i, 0.0),
                 bm25=lexical.get(i, 0.0),
                 sentence=best[i][0] if i in best else 0.0,
-                sentence_id=best[i][1] if i in best else None,
+                sentence_span=best[i][1] if i in best else None,
                 contains=i in contained,
             )
             for i, passage in meta.items()
@@ -308,8 +306,9 @@ class Searcher:
         if evidence is not None and evidence.contains:
             spans = phrase_spans(hit.text, best.start, best.end, parsed.words) + spans
         if use is not None:
-            found = self.best_sentence(hit.article_id, best.start, best.end, use)
-            if found:
+            if evidence is not None and evidence.sentence_span is not None:  # found by the sentence search already
+                spans = [Span(*evidence.sentence_span, "sentence"), *spans]
+            elif found := self.best_sentence(hit.article_id, best.start, best.end, use):
                 spans = [found[0], *spans]
         passages[0] = replace(best, spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))))
         return replace(hit, passages=tuple(passages))
