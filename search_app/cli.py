@@ -170,7 +170,12 @@ def search_cmd(
     precision: str | None,
     **options: object,
 ) -> None:
-    """Search the index for QUERY (Arabic or English). Put words in double quotes for an exact phrase."""
+    """Search the index for QUERY (Arabic or English) in both languages.
+
+    A pasted quote ranks its source first. Put words in double quotes for an exact phrase (inside a longer query,
+    quoted words bind only the query's language). The output says how many results and candidates each language
+    has; --lang shows one language alone.
+    """
     from search_app.batch import run_batch
     from search_app.output import hit_json, hit_text, languages_json, languages_text
     from search_app.search import Searcher
