@@ -63,13 +63,14 @@ def parse_date(value: str | None) -> str | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownTimezoneWarning)
             first, second = (date_parser.parse(value, default=d, dayfirst=dayfirst) for d in DATE_DEFAULTS)
+        if first.date() != second.date():  # the year, month or day was missing
+            return None
+        if first.hour != second.hour:  # no time given
+            return first.date().isoformat()
+        # A UTC offset of a day or more (+99:00) parses, and only fails here: the date is unusable as given.
+        return first.isoformat(timespec="seconds")
     except (ValueError, OverflowError):  # dateutil's ParserError is a ValueError
         return None
-    if first.date() != second.date():  # the year, month or day was missing
-        return None
-    if first.hour != second.hour:  # no time given
-        return first.date().isoformat()
-    return first.isoformat(timespec="seconds")
 
 
 def content_id(title: str, text: str) -> str:
@@ -124,6 +125,10 @@ def _json_object(line: str, where: str) -> dict[str, Any]:
         value = json.loads(line)
     except json.JSONDecodeError as error:
         raise BadRecord(where, f"invalid JSON: {error.msg} (column {error.colno})") from None
+    except RecursionError:
+        raise BadRecord(where, "invalid JSON: nested too deeply") from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise BadRecord(where, f"invalid JSON: {str(error).split(':')[0]}") from None
     if not isinstance(value, dict):
         raise BadRecord(where, f"expected a JSON object, found {JSON_KINDS.get(type(value), 'null')}")
     return value

@@ -11,13 +11,16 @@ from indexer.records import Article, Passage
 # A sentence ends at . ? ! ؟ ؛ … (possibly repeated, possibly followed by closing quotes or brackets)
 # when whitespace or the end of the text follows, or at a line break. "3.5", "U.S." and "www.x.com"
 # do not end sentences because no whitespace follows the dot.
-SENTENCE_END = re.compile(r"""(?:[.!?؟؛…]+["'»”’)\]]*)(?=\s|$)|\n""")
+# The run of marks is matched whole from its first mark only (lookbehind, possessive), so a long run of dots
+# costs its length once, not its length squared.
+SENTENCE_END = re.compile(r"""(?<![.!?؟؛…])(?:[.!?؟؛…]++["'»”’)\]]*+)(?=\s|$)|\n""")
 WORD = re.compile(r"\S+")
 # English abbreviations after which a dot does not end a sentence.
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt jr sr inc ltd co corp gen gov sen rep col lt capt sgt no vs etc "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e".split()
 )
+MAX_ABBREVIATION = 8  # longer than any abbreviation above with its opening bracket or quotes
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,11 @@ class PassageSettings:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    match = re.search(r"(\S+)$", text[:dot])
-    return bool(match) and match.group(1).lower().lstrip("(\"'«") in ABBREVIATIONS
+    """Whether the word just before ``text[dot]`` is an abbreviation; looks back over that word only."""
+    start = dot
+    while start > 0 and not text[start - 1].isspace() and dot - start <= MAX_ABBREVIATION:
+        start -= 1
+    return text[start:dot].lower().lstrip("(\"'«") in ABBREVIATIONS
 
 
 def sentences(text: str) -> list[tuple[int, int]]:

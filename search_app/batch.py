@@ -20,10 +20,15 @@ def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Ite
                 continue
             qid: Any = None
             try:
+                line = raw.decode("utf-8")
                 try:
-                    row = json.loads(raw.decode("utf-8"))
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+                except RecursionError:
+                    raise ValueError("invalid JSON: nested too deeply") from None
+                except ValueError as exc:  # an integer of more than 4,300 digits
+                    raise ValueError(f"invalid JSON: {str(exc).split(':')[0]}") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"expected a JSON object, found {type(row).__name__}")
                 qid = row.get("qid")

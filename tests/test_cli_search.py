@@ -60,11 +60,13 @@ def test_batch_goes_on_after_bad_lines(built_index, tmp_path):
         b'{"qid": "d", "query": "\xff\xfe"}\n'
         b"[1, 2]\n"
         b'{"qid": "f", "query": "NEAR(\\"x\\" * -y:z"}\n'
+        + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+        + b'{"qid": "h", "query": "x", "n": ' + b"9" * 5000 + b"}\n"
     )
     out = run("search", "--queries", queries, "--index", built_index, "--json", "-k", "3")
     assert out.exit_code == 0, out.output
     lines = [json.loads(line) for line in out.output.splitlines()]
-    assert [line.get("qid") for line in lines] == ["a", None, "c", None, None, "f"]
+    assert [line.get("qid") for line in lines] == ["a", None, "c", None, None, "f", None, None]
     assert lines[0]["results"] and lines[0]["results"][0]["article_id"] in SEEDS
     assert (
         lines[1]["error"] == f"{queries}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
@@ -72,7 +74,10 @@ def test_batch_goes_on_after_bad_lines(built_index, tmp_path):
     assert lines[2]["error"] == f"{queries}:3: missing 'query' (a string)"
     assert lines[3]["error"].startswith(f"{queries}:4: not valid UTF-8")
     assert lines[4]["error"] == f"{queries}:5: expected a JSON object, found list"
-    assert "results" in lines[5]
+    assert "results" in lines[5] and "languages" in lines[5]
+    assert lines[6]["error"] == f"{queries}:7: invalid JSON: nested too deeply"
+    too_long = "invalid JSON: Exceeds the limit (4300 digits) for integer string conversion"
+    assert lines[7]["error"] == f"{queries}:8: {too_long}"
 
 
 def test_quote_json(built_index):

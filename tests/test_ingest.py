@@ -148,6 +148,26 @@ def test_bad_jsonl_records_are_reported_and_skipped(tmp_path):
     ]
 
 
+def test_records_that_crashed_the_json_parser_or_the_date_are_reported_and_the_rest_indexed(tmp_path):
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(
+        '{"id": "ok1", "text": "first"}\n'
+        '{"id": "deep", "text": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+        '{"id": "huge", "text": "x", "n": ' + "9" * 5000 + "}\n"
+        '{"id": "offset", "text": "a date a day off UTC", "date": "2024-01-01T10:00:00+99:00"}\n'
+        '{"id": "ok2", "text": "last"}\n',
+        encoding="utf-8",
+    )
+    articles, bad, warnings = read(path)
+    assert [a.id for a in articles] == ["ok1", "offset", "ok2"]
+    assert articles[1].date is None
+    assert bad == [
+        f"{path}:2: invalid JSON: nested too deeply",
+        f"{path}:3: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion",
+    ]
+    assert warnings == [f"{path}:4: unparseable date '2024-01-01T10:00:00+99:00'; date left empty"]
+
+
 def test_empty_jsonl_file(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("\n\n")
