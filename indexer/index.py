@@ -20,7 +20,7 @@ from indexer.config import (
 )
 from indexer.errors import IndexMismatch, IndexNotFound
 from indexer.sentences import SENTENCE_DIM
-from indexer.store import Store
+from indexer.store import Snapshot, Store
 from indexer.vectors import SentenceVectors, VectorIndex
 
 
@@ -34,9 +34,15 @@ class IndexDir:
     store: Store
     vectors: VectorIndex
     sentences: SentenceVectors = field(default_factory=lambda: SentenceVectors(SENTENCE_DIM))
+    reader: bool = False  # a reader never writes the FAISS files: it rebuilds what is stale in memory
 
     @classmethod
-    def open(cls, path: Path | str, *, encoder: str | None = None) -> IndexDir:
+    def open_reader(cls, path: Path | str) -> IndexDir:
+        """Open for searching while other processes may write: ``refresh`` before each query, inside ``snapshot``."""
+        return cls.open(path, reader=True)
+
+    @classmethod
+    def open(cls, path: Path | str, *, encoder: str | None = None, reader: bool = False) -> IndexDir:
         """Open an existing index; fail if it is missing or built with another encoder or normaliser."""
         path = Path(path)
         if not (path / DATABASE_FILE).is_file():
@@ -44,10 +50,26 @@ class IndexDir:
         config = read_config(path)
         check_compatible(path, config, encoder)
         store = Store(path / DATABASE_FILE)
-        index = cls(path, config, store, VectorIndex(config.dim))
-        index.vectors = index._load_vectors()
-        index.sentences = index._load_sentences()
+        index = cls(path, config, store, VectorIndex(config.dim), reader=reader)
+        with index.snapshot():
+            index.vectors = index._load_vectors()
+            index.sentences = index._load_sentences()
         return index
+
+    def snapshot(self) -> Snapshot:
+        """A read transaction: everything read inside it sees one committed generation, whatever writers do."""
+        return self.store.snapshot()
+
+    def refresh(self) -> bool:
+        """Bring both FAISS indexes to the store's committed generation (call inside ``snapshot``): the saved files
+        when their stamps name it, else rebuilt from SQLite. True when anything changed."""
+        generation = self.store.generation
+        changed = False
+        if self.vectors.generation != generation:
+            self.vectors, changed = self._load_vectors(), True
+        if self.sentences.generation != generation:
+            self.sentences, changed = self._load_sentences(), True
+        return changed
 
     @classmethod
     def create(cls, path: Path | str, config: IndexConfig) -> IndexDir:
@@ -75,7 +97,8 @@ class IndexDir:
                 vectors.generation = self.store.generation
                 return vectors
         self._rebuild_vectors()
-        self._save_passages()
+        if not self.reader:
+            self._save_passages()
         return self.vectors
 
     def _load_sentences(self) -> SentenceVectors:
@@ -86,7 +109,8 @@ class IndexDir:
                 sentences.generation = self.store.generation
                 return sentences
         self._rebuild_sentences()
-        self._save_sentences()
+        if not self.reader:
+            self._save_sentences()
         return self.sentences
 
     def _rebuild_sentences(self) -> None:

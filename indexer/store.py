@@ -170,6 +170,11 @@ class Store:
         """A context manager: BEGIN … COMMIT, or ROLLBACK on error."""
         return _Transaction(self.db)
 
+    def snapshot(self) -> Snapshot:
+        """A context manager: a read transaction, so that every read inside it sees the same committed state (WAL
+        lets writers go on meanwhile). Inside another transaction it adds nothing."""
+        return Snapshot(self.db)
+
     # --- reading ---------------------------------------------------------------------------------
 
     @property
@@ -395,6 +400,24 @@ def _article(row: sqlite3.Row) -> Article:
 
 def _sentence(row: sqlite3.Row) -> StoredSentence:
     return StoredSentence(row[0], row[1], row[2], row[3], row[4], np.frombuffer(row[5], dtype=np.int8))
+
+
+class Snapshot:
+    """``BEGIN`` (deferred: the snapshot is taken at the first read) … ``COMMIT``; nothing when already inside one."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.owner = False
+
+    def __enter__(self) -> Snapshot:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
+            self.owner = True
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        if self.owner:
+            self.db.execute("COMMIT")
 
 
 class _Transaction:

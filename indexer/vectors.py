@@ -117,7 +117,10 @@ class VectorIndex:
         try:
             meta = json.loads(stamp.read_text())
             index = faiss.read_index(str(path))
-        except (ValueError, RuntimeError):
+            # A writer saves the file, then its stamp: a stamp that changed meanwhile may not describe this file.
+            if json.loads(stamp.read_text()) != meta:
+                return None
+        except (ValueError, RuntimeError, OSError):
             return None
         loaded = cls(dim, index)
         if index.d != dim or loaded.kind not in cls.KINDS:

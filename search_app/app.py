@@ -53,8 +53,9 @@ def open_searcher(path: str) -> tuple[Searcher, threading.Lock]:
 
 @st.cache_data(max_entries=256, show_spinner="Searching…")
 def run_search(
-    path: str, query: str, mode: str, filters: tuple, sort: str
+    path: str, query: str, mode: str, filters: tuple, sort: str, generation: int
 ) -> tuple[list[Hit], float, dict[str, LanguageCount]]:
+    """Cached per store ``generation``: after ``sahafa index`` or ``delete`` commits, the same query runs again."""
     searcher, lock = open_searcher(path)
     lang, sources, date_from, date_to = filters
     with lock:
@@ -64,8 +65,15 @@ def run_search(
         return found.hits, searcher.last_seconds, found.languages
 
 
+def generation(path: str) -> int:
+    """The store's committed generation: part of every cache key, so no page shows what a later commit changed."""
+    searcher, lock = open_searcher(path)
+    with lock:
+        return searcher.index.store.generation
+
+
 @st.cache_data(max_entries=128, show_spinner="Checking the quote…")
-def run_check(path: str, quote: str) -> QuoteCheck:
+def run_check(path: str, quote: str, generation: int) -> QuoteCheck:
     searcher, lock = open_searcher(path)
     with lock:
         return check_quote(searcher, quote)
@@ -146,7 +154,7 @@ def search_page(path: str, searcher: Searcher) -> None:
     languages: dict[str, LanguageCount] = {}
     if query.strip():
         try:
-            hits, seconds, languages = run_search(path, text, library_mode, filters, sort)
+            hits, seconds, languages = run_search(path, text, library_mode, filters, sort, generation(path))
         except (SahafaError, ValueError) as exc:
             st.error(f"The search could not run: {exc}")
             return
@@ -238,7 +246,7 @@ def quote_page(path: str, searcher: Searcher) -> None:
         st.info("Paste a sentence from the news in either language; press Ctrl+Enter or click Check quote.")
         return
     try:
-        check = run_check(path, quote)
+        check = run_check(path, quote, generation(path))
     except (SahafaError, ValueError) as exc:
         st.error(f"The quote could not be checked: {exc}")
         return

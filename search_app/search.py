@@ -73,7 +73,7 @@ class Searcher:
         device: str | None = None,
         precision: str | None = None,
     ) -> Searcher:
-        index = IndexDir.open(index_dir)
+        index = IndexDir.open_reader(index_dir)
         if encoder is None or encoder.name != index.config.encoder:
             try:
                 encoder = load_encoder(index.config.encoder, device=device, precision=precision)
@@ -124,6 +124,13 @@ class Searcher:
             raise ValueError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         parsed = parse_query(query)
         filters = Filters.make(lang, sources, date_from, date_to)
+        with self.index.snapshot():  # one committed generation for the whole query, whatever writers do
+            self.index.refresh()  # articles committed since the last query are searchable now
+            return self._results(parsed, filters, k, mode, sort, explain, started)
+
+    def _results(
+        self, parsed: ParsedQuery, filters: Filters, k: int, mode: str, sort: str, explain: int | None, started: float
+    ) -> Results:
         hits: list[Hit] = []
         candidates: list[tuple[float, Evidence]] = []
         if not parsed.empty and k > 0:
