@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from indexer.config import DATABASE_FILE, DEFAULT_ENCODER, IndexConfig, RuntimeChoice
+from indexer.config import CONFIG_FILE, DATABASE_FILE, DEFAULT_ENCODER, IndexConfig, RuntimeChoice
 from indexer.errors import BadRecord
 from indexer.index import IndexDir
 from indexer.ingest import read_sources
+from indexer.lock import write_lock
 from indexer.normalize import normalize_text, tokens
 from indexer.passages import PassageSettings, split_passages
 from indexer.records import Article, Passage
@@ -142,7 +143,26 @@ def index_sources(
 
         resolve_runtime(device, precision)  # an unavailable runtime fails before anything is written
     runtime = RuntimeChoice(device, precision)
-    index, loaded_encoder = _open_for_writing(Path(index_dir), encoder, passages, loaded_encoder, runtime)
+    if not (Path(index_dir) / CONFIG_FILE).is_file():  # an unknown encoder fails before the directory exists
+        loaded_encoder = _encoder_for_new_index(encoder, loaded_encoder, runtime)
+    with write_lock(Path(index_dir)):
+        _index_locked(articles, Path(index_dir), report, bad, encoder, passages, progress, loaded_encoder, runtime)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _index_locked(
+    articles: Iterable[Article],
+    index_dir: Path,
+    report: BuildReport,
+    bad: Callable[[BadRecord], None],
+    encoder: str | None,
+    passages: PassageSettings | None,
+    progress: bool,
+    loaded_encoder: Encoder | None,
+    runtime: RuntimeChoice,
+) -> None:
+    index, loaded_encoder = _open_for_writing(index_dir, encoder, passages, loaded_encoder, runtime)
     try:
         settings = index.config.passages
         known = index.store.article_hashes()
@@ -166,8 +186,6 @@ def index_sources(
                 index.store.set_meta(LAST_BUILD, json.dumps(report.last_build(), ensure_ascii=False))
     finally:
         index.close()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _sentences_due(store: Store, skip: set[str]) -> list[_Pending]:
@@ -180,15 +198,20 @@ def _sentences_due(store: Store, skip: set[str]) -> list[_Pending]:
 def _open_for_writing(
     path: Path, encoder: str | None, passages: PassageSettings | None, loaded: Encoder | None, runtime: RuntimeChoice
 ) -> tuple[IndexDir, Encoder | None]:
-    if (path / "config.json").is_file():
+    if (path / CONFIG_FILE).is_file():
         return IndexDir.open(path, encoder=encoder), loaded
+    loaded = _encoder_for_new_index(encoder, loaded, runtime)
+    config = IndexConfig(encoder=loaded.name, dim=loaded.dim, passages=passages or PassageSettings())
+    return IndexDir.create(path, config), loaded
+
+
+def _encoder_for_new_index(encoder: str | None, loaded: Encoder | None, runtime: RuntimeChoice) -> Encoder:
     name = encoder or DEFAULT_ENCODER
     if loaded is None or loaded.name != name:
         from indexer.encoders import load_encoder
 
         loaded = load_encoder(name, device=runtime.device, precision=runtime.precision)
-    config = IndexConfig(encoder=name, dim=loaded.dim, passages=passages or PassageSettings())
-    return IndexDir.create(path, config), loaded
+    return loaded
 
 
 def _write(
@@ -411,24 +434,31 @@ def _commit(index: IndexDir, batch: list[_Pending], embedded: _Embedded) -> None
 def delete_articles(index_dir: str | Path, ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """Remove articles with their passages and vectors; return (deleted ids, unknown ids)."""
     index = IndexDir.open(index_dir)
-    deleted, unknown, removed, removed_sentences = [], [], [], []
     try:
-        with index.store.transaction():
-            for article_id in ids:
-                if index.store.article(article_id) is None:
-                    unknown.append(article_id)
-                    continue
-                gone = index.store.delete_article(article_id)
-                removed += gone.passages
-                removed_sentences += gone.sentences
-                deleted.append(article_id)
-            if deleted:
-                generation = index.store.bump_generation()
-        index.vectors.remove(removed)
-        index.sentences.remove(removed_sentences)
-        if deleted:
-            index.vectors.generation = index.sentences.generation = generation
-            index.save_vectors()
+        with write_lock(index.path):
+            return _delete_locked(index, ids)
     finally:
         index.close()
+
+
+def _delete_locked(index: IndexDir, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    deleted: list[str] = []
+    unknown: list[str] = []
+    removed: list[int] = []
+    removed_sentences: list[int] = []
+    with index.store.transaction():
+        for article_id in ids:
+            if index.store.article(article_id) is None:
+                unknown.append(article_id)
+                continue
+            gone = index.store.delete_article(article_id)
+            removed += gone.passages
+            removed_sentences += gone.sentences
+            deleted.append(article_id)
+        generation = index.store.bump_generation() if deleted else index.store.generation
+    index.vectors.remove(removed)
+    index.sentences.remove(removed_sentences)
+    if deleted:
+        index.vectors.generation = index.sentences.generation = generation
+        index.save_vectors()
     return deleted, unknown

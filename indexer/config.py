@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ VECTORS_FILE = "vectors.faiss"
 VECTORS_STAMP = "vectors.json"
 SENTENCES_FILE = "sentences.faiss"
 SENTENCES_STAMP = "sentences.json"
+WRITE_LOCK = "write.lock"
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,14 @@ def read_config(index_dir: Path) -> IndexConfig:
 
 def write_config(index_dir: Path, config: IndexConfig) -> None:
     path = Path(index_dir) / CONFIG_FILE
-    tmp = path.with_suffix(".json.tmp")
+    tmp = unique_temporary(path)
     tmp.write_text(config.to_json(), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def unique_temporary(path: Path) -> Path:
+    """A temporary name beside ``path`` that no other process or thread uses: ``.NAME.PID.RANDOM.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 def rebuild_hint(index_dir: Path, encoder: str | None = None) -> str:

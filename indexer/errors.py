@@ -25,6 +25,10 @@ class MissingDependency(SahafaError):
     """An optional package that this feature needs is not installed."""
 
 
+class IndexLocked(SahafaError):
+    """Another process is writing to the index."""
+
+
 class BadRecord(SahafaError):
     """One input record cannot be indexed; ``where`` says file:line."""
 

@@ -19,7 +19,8 @@ from indexer.records import Article, Passage
 
 
 def m001_create_tables(db: sqlite3.Connection) -> None:
-    db.executescript(
+    _run(
+        db,
         """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         INSERT INTO meta (key, value) VALUES ('generation', '0');
@@ -59,7 +60,8 @@ def m001_create_tables(db: sqlite3.Connection) -> None:
 def m002_sentences(db: sqlite3.Connection) -> None:
     """The sentence index; ``articles.sentence_version`` says which rules an article's sentences follow
     (0: none yet, so an index built before this migration gets its sentences on the next ``sahafa index``)."""
-    db.executescript(
+    _run(
+        db,
         """
         CREATE TABLE sentences (
             id INTEGER PRIMARY KEY,
@@ -81,12 +83,29 @@ MIGRATIONS = (m001_create_tables, m002_sentences)
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Apply the numbered migrations that this database has not seen yet."""
-    done = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, migration in enumerate(MIGRATIONS[done:], start=done + 1):
-        with db:
-            migration(db)
-            db.execute(f"PRAGMA user_version = {number}")
+    """Apply the numbered migrations that this database has not seen yet, each in one transaction with its
+    version number: a process killed half-way leaves the schema as it was before that migration, and two
+    processes opening the same new index apply each migration once."""
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = db.execute("PRAGMA user_version").fetchone()[0]
+            if done >= len(MIGRATIONS):
+                db.execute("COMMIT")
+                return
+            MIGRATIONS[done](db)
+            db.execute(f"PRAGMA user_version = {done + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    """The statements of ``script`` one by one, inside the caller's transaction (``executescript`` would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 @dataclass(frozen=True)

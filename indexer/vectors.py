@@ -20,6 +20,7 @@ from typing import Self
 import faiss
 import numpy as np
 
+from indexer.config import unique_temporary
 from indexer.sentences import SCALE, quantize
 
 HNSW_THRESHOLD = 250_000
@@ -100,11 +101,11 @@ class VectorIndex:
     def save(self, directory: Path, name: str, stamp_name: str, generation: int) -> None:
         """Write the index, then its stamp; each by write-to-temporary and rename."""
         path = Path(directory) / name
-        tmp = path.with_suffix(".tmp")
+        tmp = unique_temporary(path)
         faiss.write_index(self.index, str(tmp))
         _fsync_replace(tmp, path)
         stamp = Path(directory) / stamp_name
-        tmp_stamp = stamp.with_suffix(".tmp")
+        tmp_stamp = unique_temporary(stamp)
         tmp_stamp.write_text(json.dumps({"generation": generation, "count": self.size, "kind": self.kind}))
         _fsync_replace(tmp_stamp, stamp)
 

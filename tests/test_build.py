@@ -75,7 +75,7 @@ def test_config_json_records_how_the_index_was_built(built_index: Path, encoder)
         "passages": {"min_words": 60, "max_words": 160, "overlap_sentences": 1},
     }
     names = {p.name for p in built_index.iterdir()}
-    fixed = {"config.json", "vectors.faiss", "vectors.json", "sentences.faiss", "sentences.json"}
+    fixed = {"config.json", "vectors.faiss", "vectors.json", "sentences.faiss", "sentences.json", "write.lock"}
     assert fixed | {"sahafa.sqlite"} <= names
     assert all(n.startswith("sahafa.sqlite") for n in names - fixed)
 
@@ -366,3 +366,26 @@ def test_hnsw_index_is_rebuilt_after_a_delete(small: tuple[Path, Path], monkeypa
     opened.close()
     assert delete_articles(index, ["reuters-00219"]) == (["reuters-00219"], [])
     assert assert_agrees(index)["passages"] == 4
+
+
+def test_one_writer_at_a_time(small: tuple[Path, Path], encoder) -> None:
+    """A second writer fails at once, naming the first; nothing it would have written is written."""
+    import os
+
+    from indexer.errors import IndexLocked
+    from indexer.lock import write_lock
+
+    index, source = small
+    before = assert_agrees(index)
+    message = (
+        f"{index} is being written by another sahafa process (pid {os.getpid()}); wait for it to finish, then run "
+        "this again"
+    )
+    with write_lock(index):
+        with pytest.raises(IndexLocked) as error:
+            index_sources([source], index, progress=False, loaded_encoder=encoder)
+        assert str(error.value) == message
+        with pytest.raises(IndexLocked):
+            delete_articles(index, ["anything"])
+    assert assert_agrees(index) == before
+    assert delete_articles(index, ["nothing-of-that-id"]) == ([], ["nothing-of-that-id"])  # released

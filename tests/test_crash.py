@@ -28,7 +28,7 @@ from indexer.encoders import Encoder
 from indexer.errors import IndexMismatch
 from indexer.ingest import read_sources
 from indexer.passages import split_passages
-from indexer.store import Store
+from indexer.store import MIGRATIONS, Store
 from indexer.vectors import VectorIndex
 from search_app.cli import cli
 
@@ -285,3 +285,27 @@ def test_ctrl_c_during_indexing_then_rerun(tmp_path: Path) -> None:
     assert (after["articles"], after["passages"]) == partial and 0 < partial[0] < ARTICLES
     rerun(source, index, after["articles"], total_passages - after["passages"])
     assert assert_agrees(index)["articles"] == ARTICLES
+
+
+def test_kill_9_in_the_middle_of_a_migration_leaves_a_database_that_opens(tmp_path: Path) -> None:
+    """Each migration is one transaction with its version number: half a schema is never committed."""
+    database = tmp_path / DATABASE_FILE
+    code = (
+        "import sys, time, pathlib, indexer.store as store\n"
+        "def half(db):\n"
+        "    db.execute('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')\n"
+        "    print('half', flush=True)\n"
+        "    time.sleep(120)\n"
+        "store.MIGRATIONS = (half, *store.MIGRATIONS[1:])\n"
+        "store.Store(pathlib.Path(sys.argv[1]))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, str(database)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "half\n"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    opened = Store(database)  # a half-migrated database used to fail here for ever
+    try:
+        assert opened.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert (opened.count("articles"), opened.count("sentences"), opened.generation) == (0, 0, 0)
+    finally:
+        opened.close()
