@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from indexer.records import Hit
 
 FIELDS = ("rank", "article_id", "title", "outlet", "date", "lang", "url", "score", "passage", "citation")
+# A cell that begins with one of these is a formula to spreadsheet programs (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def display_title(title: str | None) -> str:
@@ -49,12 +51,22 @@ def rows(hits: Sequence[Hit]) -> list[dict[str, object]]:
 
 
 def to_csv(hits: Sequence[Hit]) -> bytes:
-    """UTF-8 CSV with a byte-order mark, so that spreadsheet programs show Arabic correctly."""
+    """UTF-8 CSV with a byte-order mark, so that spreadsheet programs show Arabic correctly; cells that a
+    spreadsheet would run as formulas are made inert (``inert``)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    # CRLF rows (RFC 4180): the writer quotes any field that holds \r or \n, so a stray \r cannot split a row.
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows(hits))
+    writer.writerows({name: inert(value) for name, value in row.items()} for row in rows(hits))
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def inert(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'``: shown as text, never run.
+    Numbers (the rank, the score) are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def to_json(hits: Sequence[Hit], *, query: str = "", settings: dict[str, object] | None = None) -> bytes:

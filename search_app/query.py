@@ -18,10 +18,12 @@ MAX_TERMS = 64
 MAX_QUOTE_WORDS = 200  # words of a pasted quote that the containment check looks for
 # Straight, curly and guillemet quotes all delimit an exact phrase.
 PHRASE = re.compile(r"[\"“”«»„]([^\"“”«»„]+)[\"“”«»„]")
+# Compared with normalised words, so normalised the same way (ى → ي: "على" is "علي" there).
 STOPWORDS = frozenset(
-    "the a an of in on at to and or for is are was were be by with from that this as it its into than "
-    "what which who whom when where why how did does do".split()
-    + "في من على الى الي عن ان او ما ماذا هل لم لن مع هذا هذه ذلك التي الذي كان كانت و".split()
+    normalize_text(word)
+    for word in "the a an of in on at to and or for is are was were be by with from that this as it its into than "
+    "what which who whom when where why how did does do "
+    "في من على الى إلى عن ان أن إن او أو ما ماذا هل لم لن مع هذا هذه ذلك التي الذي كان كانت و".split()
 )
 
 

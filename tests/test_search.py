@@ -179,3 +179,12 @@ def test_hostile_queries_never_raise_hybrid(searcher, query):
 def test_edge_queries(searcher, query):
     hits = searcher.search(query, k=3)
     assert isinstance(hits, list)
+
+
+def test_arabic_stopwords_are_dropped_in_every_spelling():
+    """The list is compared with normalised words (ى → ي, إ → ا): "على" and "إلى" were never dropped before."""
+    from search_app.query import parse_query
+
+    assert parse_query("اجتماع على الطاولة إلى المساء").terms == ("اجتماع", "الطاوله", "المساء")
+    assert parse_query("اجتماع علي الطاولة الى المساء").terms == ("اجتماع", "الطاوله", "المساء")
+    assert parse_query("على").terms == ("علي",)  # a query of stopwords only still searches for them
