@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from indexer.config import (
     CONFIG_FILE,
@@ -22,6 +23,8 @@ from indexer.errors import IndexMismatch, IndexNotFound
 from indexer.sentences import SENTENCE_DIM
 from indexer.store import Snapshot, Store
 from indexer.vectors import SentenceVectors, VectorIndex
+
+V = TypeVar("V", bound=VectorIndex)
 
 
 @dataclass
@@ -89,29 +92,37 @@ class IndexDir:
         return index
 
     def _load_vectors(self) -> VectorIndex:
-        """The saved FAISS index if its stamp matches the store; otherwise one rebuilt from SQLite."""
-        loaded = VectorIndex.load(self.path, VECTORS_FILE, VECTORS_STAMP, self.config.dim)
-        if loaded is not None:
-            vectors, stamp = loaded
-            if stamp.get("generation") == self.store.generation and vectors.size == self.store.count("passages"):
-                vectors.generation = self.store.generation
-                return vectors
+        """The saved passage index if it reflects the store; otherwise one rebuilt from SQLite (and saved, unless
+        this is a reader)."""
+        saved = self._saved(VectorIndex, VECTORS_FILE, VECTORS_STAMP, self.config.dim, "passages")
+        if saved is not None:
+            return saved
         self._rebuild_vectors()
         if not self.reader:
             self._save_passages()
         return self.vectors
 
     def _load_sentences(self) -> SentenceVectors:
-        loaded = SentenceVectors.load(self.path, SENTENCES_FILE, SENTENCES_STAMP, SENTENCE_DIM)
-        if loaded is not None:
-            sentences, stamp = loaded
-            if stamp.get("generation") == self.store.generation and sentences.size == self.store.count("sentences"):
-                sentences.generation = self.store.generation
-                return sentences
+        """The same for the sentence index."""
+        saved = self._saved(SentenceVectors, SENTENCES_FILE, SENTENCES_STAMP, SENTENCE_DIM, "sentences")
+        if saved is not None:
+            return saved
         self._rebuild_sentences()
         if not self.reader:
             self._save_sentences()
         return self.sentences
+
+    def _saved(self, kind: type[V], name: str, stamp_name: str, dim: int, table: str) -> V | None:
+        """The saved FAISS file when its stamp names the store's generation and it holds one vector per row."""
+        loaded = kind.load(self.path, name, stamp_name, dim)
+        if loaded is None:
+            return None
+        vectors, stamp = loaded
+        generation = self.store.generation
+        if stamp.get("generation") != generation or vectors.size != self.store.count(table):
+            return None
+        vectors.generation = generation
+        return vectors
 
     def _rebuild_sentences(self) -> None:
         ids, codes = self.store.all_sentence_vectors(SENTENCE_DIM)
