@@ -99,8 +99,11 @@ class Searcher:
         explain: int | None = None,
     ) -> list[Hit]:
         """Hits grouped by article, best first (or newest first with ``sort="date"``); see ``results``."""
-        options = {"k": k, "mode": mode, "lang": lang, "sources": sources, "date_from": date_from}
-        return self.results(query, **options, date_to=date_to, sort=sort, explain=explain).hits  # type: ignore[arg-type]
+        found = self.results(
+            query, k=k, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort,
+            explain=explain,
+        )  # fmt: skip
+        return found.hits
 
     def results(
         self,
