@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from indexer.config import CONFIG_FILE, DATABASE_FILE, DEFAULT_ENCODER, IndexConfig, RuntimeChoice
+from indexer.config import CONFIG_FILE, DATABASE_FILE, DEFAULT_ENCODER, IndexConfig, RuntimeChoice, check_dimension
 from indexer.errors import BadRecord
 from indexer.index import IndexDir
 from indexer.ingest import read_sources
@@ -335,6 +335,7 @@ class _Embedder:
             self.encoder = load_encoder(
                 self.index.config.encoder, device=self.runtime.device, precision=self.runtime.precision
             )
+            check_dimension(self.index.path, self.index.config, self.encoder.name, self.encoder.dim)
         started = time.perf_counter()
         vectors = self.encoder.encode_passages(texts)
         self.report.embed_seconds += time.perf_counter() - started

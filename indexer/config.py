@@ -21,6 +21,7 @@ VECTORS_STAMP = "vectors.json"
 SENTENCES_FILE = "sentences.faiss"
 SENTENCES_STAMP = "sentences.json"
 WRITE_LOCK = "write.lock"
+PASSAGE_FIELDS = {"min_words": 0, "max_words": 1, "overlap_sentences": 0}  # each with its least value
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,40 @@ class IndexConfig:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict) -> IndexConfig:
+    def from_dict(cls, data: object) -> IndexConfig:
+        """The config from parsed JSON; raises ValueError saying which value is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        passages = data.get("passages", {})
+        if not isinstance(passages, dict):
+            raise ValueError("'passages' is not an object")
         return cls(
-            encoder=str(data["encoder"]),
-            dim=int(data["dim"]),
-            format_version=int(data["format_version"]),
-            normalizer_version=int(data["normalizer_version"]),
-            passages=PassageSettings(**data.get("passages", {})),
+            encoder=_text(data, "encoder"),
+            dim=_count(data, "dim", 1),
+            format_version=_count(data, "format_version", 0),
+            normalizer_version=_count(data, "normalizer_version", 0),
+            passages=PassageSettings(
+                **{name: _count(passages, name, least) for name, least in PASSAGE_FIELDS.items() if name in passages}
+            ),
         )
+
+
+def _text(data: dict, name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name!r} is {_shown(value)}, not a name")
+    return value
+
+
+def _count(data: dict, name: str, least: int) -> int:
+    value = data.get(name)
+    if type(value) is not int or not least <= value < 2**31:
+        raise ValueError(f"{name!r} is {_shown(value)}, not a whole number from {least}")
+    return value
+
+
+def _shown(value: object) -> str:
+    return "missing" if value is None else repr(value)[:40]
 
 
 @dataclass(frozen=True)
@@ -63,8 +90,12 @@ def read_config(index_dir: Path) -> IndexConfig:
         )
     try:
         return IndexConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise IndexMismatch(f"{path} is unreadable ({exc}); {rebuild_hint(index_dir)}") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise IndexMismatch(f"{path} is unreadable ({_reason(exc)}); {rebuild_hint(index_dir)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split("\n")[0][:200]
 
 
 def write_config(index_dir: Path, config: IndexConfig) -> None:
@@ -100,4 +131,13 @@ def check_compatible(index_dir: Path, config: IndexConfig, encoder: str | None =
         raise IndexMismatch(
             f"index at {index_dir} was built with encoder {config.encoder!r} ({config.dim}-d), not {encoder!r}; "
             f"use --encoder {config.encoder}, or {rebuild_hint(index_dir, encoder)}"
+        )
+
+
+def check_dimension(index_dir: Path, config: IndexConfig, encoder: str, dim: int) -> None:
+    """Fail with how-to-rebuild when ``config.json`` records another vector size than the encoder makes."""
+    if dim != config.dim:
+        raise IndexMismatch(
+            f"index at {index_dir} records {config.dim}-d vectors, but encoder {encoder!r} makes {dim}-d ones; "
+            f"{rebuild_hint(index_dir, encoder)}"
         )

@@ -29,6 +29,10 @@ class IndexLocked(SahafaError):
     """Another process is writing to the index."""
 
 
+class BadQuery(SahafaError):
+    """A search or quote request cannot run as given: an unknown mode or sort, a date that is not a date."""
+
+
 class BadRecord(SahafaError):
     """One input record cannot be indexed; ``where`` says file:line."""
 

@@ -53,6 +53,13 @@ class IndexDir:
         config = read_config(path)
         check_compatible(path, config, encoder)
         store = Store(path / DATABASE_FILE)
+        stored = store.vector_dimension()
+        if stored is not None and stored != config.dim:
+            store.close()
+            raise IndexMismatch(
+                f"{path / CONFIG_FILE} says {config.dim}-d vectors, the database holds {stored}-d ones; "
+                f"{rebuild_hint(path, config.encoder)}"
+            )
         index = cls(path, config, store, VectorIndex(config.dim), reader=reader)
         with index.snapshot():
             index.vectors = index._load_vectors()

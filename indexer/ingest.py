@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import re
+import stat
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
@@ -36,19 +38,25 @@ JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool
 # Two far-apart defaults: whatever differs between the two parses was not in the input.
 DATE_DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
 DIGIT = re.compile(r"\d")
+# Bounds that keep one record's memory and time in check: a JSONL line, a CSV field or a .txt/.html file over
+# MAX_RECORD_BYTES is reported and not read; article text over MAX_TEXT_CHARS (57 times the longest article of
+# news-dev) is cut at a word boundary, with a warning. Peak memory per record stays a small multiple of these.
+MAX_RECORD_BYTES = 64 * 2**20
+MAX_TEXT_CHARS = 1_000_000
 DAY_FIRST = re.compile(r"\s*(\d{1,2})\D")
 
 
 def read_sources(paths: Sequence[str | Path], on_bad: OnBad, on_warning: Warn | None = None) -> Iterator[Article]:
     """Articles from every file or folder in ``paths``, in order; folders are walked recursively, sorted.
 
-    Raises ``BadSource`` at once, before anything is read, for a missing path or an unsupported file named
-    directly. Inside folders, hidden entries and files of other types are skipped silently.
+    Raises ``BadSource`` at once, before anything is read, for a missing path, an unsupported file or a
+    FIFO or device named directly. Inside folders, hidden entries and files of other types are skipped
+    silently; FIFOs, devices and symbolic links that lead out of the folder with a warning.
     """
     if isinstance(paths, str | Path):  # one path, not a sequence of characters
         paths = [paths]
-    files = [found for path in paths for found in _source_files(Path(path))]
     warn = on_warning or (lambda message: None)
+    files = [found for path in paths for found in _source_files(Path(path), warn)]
     return chain.from_iterable(READERS[f.suffix.lower()](f, file_id, on_bad, warn) for f, file_id in files)
 
 
@@ -78,38 +86,88 @@ def content_id(title: str, text: str) -> str:
     return hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
-def _source_files(path: Path) -> Iterator[tuple[Path, str]]:
-    """(file, id for a one-article file) pairs; the id is the path under ``path`` without extension."""
+def _source_files(path: Path, warn: Warn) -> Iterator[tuple[Path, str]]:
+    """(file, id for a one-article file) pairs; the id is the path under ``path`` without extension.
+
+    Inside a folder, only regular files are read: a FIFO or device would block or never end, and a symbolic
+    link that leads out of the folder would index what its owner did not hand over. Both are skipped with a
+    warning; links that stay inside are read like the files they name.
+    """
     if path.is_dir():
+        root = path.resolve()
         for folder, dirs, names in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
                 file = Path(folder, name)
-                if not name.startswith(".") and file.suffix.lower() in READERS:
-                    yield file, file.relative_to(path).with_suffix("").as_posix()
-    elif path.is_file():
+                if name.startswith(".") or file.suffix.lower() not in READERS:
+                    continue
+                why = _unreadable(file, root)
+                if why:
+                    warn(f"{file}: {why}; skipped")
+                    continue
+                yield file, file.relative_to(path).with_suffix("").as_posix()
+    elif path.is_file() or not path.exists():
+        if not path.exists():
+            raise BadSource(f"no such file or directory: {path}")
         if path.suffix.lower() not in READERS:
             kinds = ", ".join(sorted(READERS))
             raise BadSource(f"unsupported file type '{path.suffix}': {path} (expected one of {kinds})")
         yield path, path.stem
     else:
-        raise BadSource(f"no such file or directory: {path}")
+        raise BadSource(f"not a regular file or folder: {path} ({_kind(path)})")
+
+
+def _unreadable(file: Path, root: Path) -> str | None:
+    """Why a file found in a folder is not read, or None."""
+    if file.is_symlink():
+        target = file.resolve()
+        if not target.is_relative_to(root):
+            return f"symbolic link to {target}, outside {root}"
+    if not file.exists():
+        return "broken symbolic link"
+    if not file.is_file():
+        return f"not a regular file ({_kind(file)})"
+    return None
+
+
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
+    return next((name for test, name in kinds if test(mode)), "a block device" if stat.S_ISBLK(mode) else "special")
 
 
 def _read_jsonl(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     seen = False
     with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in enumerate(_bounded_lines(lines), start=1):
+            where = f"{path}:{number}"
+            if raw is None:
+                seen = True
+                on_bad(BadRecord(where, f"line longer than {MAX_RECORD_BYTES:,} bytes; not read"))
+                continue
             if not raw.strip():
                 continue
             seen = True
-            where = f"{path}:{number}"
             try:
                 yield _article(_json_object(_decode_line(raw, where), where), where, warn)
             except BadRecord as bad:
                 on_bad(bad)
     if not seen:
         on_bad(BadRecord(f"{path}:1", "empty file"))
+
+
+def _bounded_lines(handle: Any) -> Iterator[bytes | None]:
+    """The file's lines, or None for a line longer than MAX_RECORD_BYTES (read past in chunks, never whole)."""
+    while True:
+        line = handle.readline(MAX_RECORD_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(2**20)
+        yield None
 
 
 def _decode_line(raw: bytes, where: str) -> str:
@@ -137,15 +195,16 @@ def _json_object(line: str, where: str) -> dict[str, Any]:
 def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     try:  # a file that is not UTF-8 is rejected whole, before any of its records is yielded
         with path.open("rb") as lines:
-            for number, raw in enumerate(lines, start=1):
-                _decode_line(raw, f"{path}:{number}")
+            for number, raw in enumerate(_bounded_lines(lines), start=1):
+                if raw is not None:  # an over-long line is reported by the reader, at the field limit
+                    _decode_line(raw, f"{path}:{number}")
     except BadRecord as bad:
         on_bad(bad)
         return
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # long articles exceed the 128 KiB default
+    csv.field_size_limit(MAX_RECORD_BYTES)  # long articles exceed the 128 KiB default
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+        rows = _csv_rows(_Lines(handle), path, on_bad)
+        _, header = next(rows, (None, None))
         if header is None:
             on_bad(BadRecord(f"{path}:1", "empty file"))
             return
@@ -153,7 +212,7 @@ def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[A
         if "text" not in names:
             on_bad(BadRecord(f"{path}:1", "no 'text' column in header"))
             return
-        for where, row in _csv_rows(reader, path, on_bad):
+        for where, row in rows:
             try:
                 if len(row) != len(names):
                     raise BadRecord(where, f"expected {len(names)} fields, found {len(row)}")
@@ -162,19 +221,69 @@ def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[A
                 on_bad(bad)
 
 
-def _csv_rows(reader: Any, path: Path, on_bad: OnBad) -> Iterator[tuple[str, list[str]]]:
-    """Non-blank rows with ``path:line`` of the line each starts on; stops the file at a CSV syntax error."""
+class _Lines:
+    """A CSV file's lines for ``csv.reader``, numbered, keeping the lines of the row being read so that reading
+    can start again at its second line."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.numbered = 0
+        self.replay: deque[tuple[int, str]] = deque()
+        self.row: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            numbered = self.replay.popleft()
+        else:
+            line = self.handle.readline(MAX_RECORD_BYTES + 1)
+            if not line:
+                raise StopIteration
+            self.numbered += 1
+            numbered = (self.numbered, line)
+            if len(line) > MAX_RECORD_BYTES and not line.endswith(("\n", "\r")):
+                self.row.append(numbered)
+                raise csv.Error("field larger than field limit")  # never held whole in memory
+        self.row.append(numbered)
+        return numbered[1]
+
+
+def _csv_rows(lines: _Lines, path: Path, on_bad: OnBad) -> Iterator[tuple[str, list[str]]]:
+    """Non-blank rows with ``path:line`` of the line each starts on.
+
+    Quotes are read strictly. A row whose quoted field runs past its line without closing properly (a stray
+    ``"``, which would swallow every later row into one field) is reported and skipped, and reading starts
+    again at its second line. A quoting slip inside one line (``"a" b``) is read leniently, as spreadsheets do.
+    """
+    reader = csv.reader(lines, strict=True)
     while True:
-        start = reader.line_num + 1
+        lines.row = []
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            on_bad(BadRecord(f"{path}:{start}", f"invalid CSV: {error}"))
-            return
+            first, last = lines.row[0], lines.row[-1]
+            if "field limit" in str(error):  # the field's end is unknown: what follows cannot be read as rows
+                reason = f"a field longer than {MAX_RECORD_BYTES:,} characters; the rest of the file is not read"
+                on_bad(BadRecord(f"{path}:{first[0]}", reason))
+                return
+            if len(lines.row) > 1:
+                on_bad(
+                    BadRecord(
+                        f"{path}:{first[0]}",
+                        f"unbalanced quote: the row runs on to line {last[0]} ({error}); row skipped, "
+                        f"reading goes on at line {first[0] + 1}",
+                    )
+                )
+                lines.replay.extendleft(reversed(lines.row[1:]))
+                reader = csv.reader(lines, strict=True)
+                continue
+            row = next(csv.reader([first[1]]), [])
         if row:
-            yield f"{path}:{start}", row
+            yield f"{path}:{lines.row[0][0]}", row
 
 
 def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
@@ -184,7 +293,7 @@ def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
         raise BadRecord(where, "missing text")
     if not isinstance(text, str):
         raise BadRecord(where, "text is not a string")
-    text = _clean_text(text)
+    text = _capped(_clean_text(text), where, warn)
     if not text:
         raise BadRecord(where, "empty text")
     _check_encodable(fields, where)
@@ -201,6 +310,16 @@ def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
     )
 
 
+def _capped(text: str, where: str, warn: Warn) -> str:
+    """``text``, or its first MAX_TEXT_CHARS characters cut back to the last whitespace, with a warning."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    cut = text.rfind(" ", MAX_TEXT_CHARS // 2, MAX_TEXT_CHARS + 1)
+    kept = text[: cut if cut > 0 else MAX_TEXT_CHARS].rstrip()
+    warn(f"{where}: text of {len(text):,} characters cut to its first {len(kept):,} (the limit is {MAX_TEXT_CHARS:,})")
+    return kept
+
+
 def _check_encodable(fields: Mapping[str, Any], where: str) -> None:
     """JSON escapes can smuggle in lone surrogates, which no UTF-8 store or hash accepts."""
     for name in FIELDS:
@@ -214,7 +333,7 @@ def _check_encodable(fields: Mapping[str, Any], where: str) -> None:
 
 def _read_txt(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     try:
-        content = _clean_text(_decode_file(path, warn))
+        content = _capped(_clean_text(_decode_file(path, warn)), str(path), warn)
     except BadRecord as bad:
         on_bad(bad)
         return
@@ -231,7 +350,7 @@ def _read_html(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[
         html = _decode_file(path, warn)
         # favor_precision drops nav/footer text that the default keeps on small pages
         found = trafilatura.extract(html, include_comments=False, favor_precision=True)
-        text = _clean_text(found or trafilatura.extract(html, include_comments=False) or "")
+        text = _capped(_clean_text(found or trafilatura.extract(html, include_comments=False) or ""), str(path), warn)
         if not text:
             raise BadRecord(f"{path}:1", "no article text found in HTML")
     except BadRecord as bad:
@@ -254,6 +373,9 @@ def _read_html(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[
 
 def _decode_file(path: Path, warn: Warn) -> str:
     """A whole file as text: UTF-8 (BOM allowed), else charset-normalizer's best guess, with a warning."""
+    size = path.stat().st_size
+    if size > MAX_RECORD_BYTES:
+        raise BadRecord(f"{path}:1", f"file of {size:,} bytes is over the {MAX_RECORD_BYTES:,}-byte limit; not read")
     data = path.read_bytes()
     try:
         content = data.decode("utf-8-sig")

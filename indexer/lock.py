@@ -2,7 +2,8 @@
 
 ``sahafa index`` and ``sahafa delete`` hold it while they write; a second writer fails at once with a message
 naming the holder's pid. Readers (the page, ``sahafa search``) never take it and never write. The kernel
-releases the lock when its process ends, however it ends, so a killed writer never leaves the index locked.
+releases the lock when its process ends, however it ends, so a killed writer never leaves the index locked;
+the next writer removes the temporary files it may have left.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ def write_lock(index_dir: Path) -> Iterator[None]:
             handle.truncate(0)
             handle.write(str(os.getpid()))
             handle.flush()
+            _remove_stale_temporaries(index_dir)
             yield
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_temporaries(index_dir: Path) -> None:
+    """Temporary files (``config.unique_temporary``) that a killed writer left; only writers make them, so
+    while this process holds the lock every one of them is stale."""
+    for stale in index_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)

@@ -169,7 +169,8 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        # A percent-encoded URI: a path holding '#', '?' or '%' names this file and no other.
+        uri = self.path.absolute().as_uri() + ("?mode=ro" if readonly else "")
         self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -220,6 +221,11 @@ class Store:
             for row in self.db.execute(sql, chunk):
                 found[row["text_hash"]] = np.frombuffer(row["vector"], dtype=np.float32)
         return found
+
+    def vector_dimension(self) -> int | None:
+        """How many float32 values the stored passage vectors hold (None for an empty index)."""
+        row = self.db.execute("SELECT length(vector) FROM passages LIMIT 1").fetchone()
+        return None if row is None else row[0] // 4
 
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, in id order."""

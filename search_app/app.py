@@ -155,7 +155,7 @@ def search_page(path: str, searcher: Searcher) -> None:
     if query.strip():
         try:
             hits, seconds, languages = run_search(path, text, library_mode, filters, sort, generation(path))
-        except (SahafaError, ValueError) as exc:
+        except SahafaError as exc:
             st.error(f"The search could not run: {exc}")
             return
     if st.query_params.get("article"):
@@ -247,7 +247,7 @@ def quote_page(path: str, searcher: Searcher) -> None:
         return
     try:
         check = run_check(path, quote, generation(path))
-    except (SahafaError, ValueError) as exc:
+    except SahafaError as exc:
         st.error(f"The quote could not be checked: {exc}")
         return
     st.markdown(views.verdict_html(check), unsafe_allow_html=True)

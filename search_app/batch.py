@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import SahafaError
+from indexer.errors import BadRecord, SahafaError
 from search_app.output import hit_json, languages_json
 from search_app.search import Searcher
 
@@ -18,28 +18,36 @@ def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Ite
         for number, raw in enumerate(handle, 1):
             if not raw.strip():
                 continue
-            qid: Any = None
+            where = f"{path}:{number}"
+            row: dict[str, Any] = {}
             try:
-                line = raw.decode("utf-8")
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-                except RecursionError:
-                    raise ValueError("invalid JSON: nested too deeply") from None
-                except ValueError as exc:  # an integer of more than 4,300 digits
-                    raise ValueError(f"invalid JSON: {str(exc).split(':')[0]}") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"expected a JSON object, found {type(row).__name__}")
-                qid = row.get("qid")
+                row = _object(raw, where)
                 query = row.get("query")
                 if not isinstance(query, str):
-                    raise ValueError("missing 'query' (a string)" if query is None else "'query' is not a string")
+                    raise BadRecord(where, "missing 'query' (a string)" if query is None else "'query' is not a string")
                 results = searcher.results(query, **options)
-            except UnicodeDecodeError as exc:
-                yield {"qid": qid, "line": number, "error": f"{path}:{number}: not valid UTF-8 ({exc.reason})"}
-            except (ValueError, SahafaError) as exc:
-                yield {"qid": qid, "line": number, "error": f"{path}:{number}: {exc}"}
+            except SahafaError as exc:
+                reason = exc.reason if isinstance(exc, BadRecord) else str(exc)
+                yield {"qid": row.get("qid"), "line": number, "error": f"{where}: {reason}"}
             else:
                 hits = [hit_json(h) for h in results.hits]
-                yield {"qid": qid, "results": hits, "languages": languages_json(results)}
+                yield {"qid": row.get("qid"), "results": hits, "languages": languages_json(results)}
+
+
+def _object(raw: bytes, where: str) -> dict[str, Any]:
+    """One line as a JSON object; raises BadRecord saying what is wrong with it."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRecord(where, f"not valid UTF-8 ({exc.reason})") from None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadRecord(where, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise BadRecord(where, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise BadRecord(where, f"invalid JSON: {str(exc).split(':')[0]}") from None
+    if not isinstance(row, dict):
+        raise BadRecord(where, f"expected a JSON object, found {type(row).__name__}")
+    return row

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 import click
 
 from indexer.errors import SahafaError
+from search_app.inert import json_line, terminal
 
 DEFAULT_INDEX = "index"
 
@@ -47,7 +47,7 @@ def _one_encoder_thread() -> None:
 
 
 def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc)) from exc
+    raise click.ClickException(terminal(str(exc))) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,7 +86,7 @@ def index_cmd(
 
     def say(message: str) -> None:
         if not quiet:
-            click.echo(message, err=True)
+            click.echo(terminal(message), err=True)
 
     try:
         report = index_sources(
@@ -136,12 +136,12 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
     except SahafaError as exc:
         _fail(exc)
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        click.echo(json_line(info, indent=2))
         return
     for key, value in info.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
-        click.echo(f"{key:>18}: {value}")
+        click.echo(terminal(f"{key:>18}: {value}"))
 
 
 @cli.command("search")
@@ -188,15 +188,15 @@ def search_cmd(
         searcher = Searcher.open(index_dir, device=device, precision=precision)
         if queries is not None:
             for line in run_batch(searcher, queries, options):
-                click.echo(json.dumps(line, ensure_ascii=False))
+                click.echo(json_line(line))
             return
         results = searcher.results(query or "", **options)  # type: ignore[arg-type]
-    except (SahafaError, ValueError) as exc:
+    except SahafaError as exc:
         _fail(exc)
     hits = results.hits
     if as_json:
         line = {"query": query, "results": [hit_json(h) for h in hits], "languages": languages_json(results)}
-        click.echo(json.dumps(line, ensure_ascii=False))
+        click.echo(json_line(line))
         return
     click.echo(f"{len(hits)} article(s) in {searcher.last_seconds * 1000:.0f} ms; {languages_text(results)}")
     for rank, hit in enumerate(hits, 1):
@@ -219,7 +219,7 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, pre
         check = check_quote(Searcher.open(index_dir, device=device, precision=precision), text)
     except SahafaError as exc:
         _fail(exc)
-    click.echo(json.dumps(quote_json(check), ensure_ascii=False) if as_json else quote_text(check))
+    click.echo(json_line(quote_json(check)) if as_json else quote_text(check))
 
 
 @cli.command("serve")

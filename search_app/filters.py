@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from indexer.errors import BadQuery
 from indexer.ingest import parse_date
 
 
@@ -61,5 +62,5 @@ def _day(value: object) -> str | None:
         return value.isoformat()[:10]
     parsed = parse_date(str(value))
     if parsed is None:
-        raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
+        raise BadQuery(f"not a date: {value!r} (use YYYY-MM-DD)")
     return parsed[:10]

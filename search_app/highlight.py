@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from indexer.normalize import CHUNK, Word, chunk_words, original_words
 from indexer.passages import sentences
 from indexer.records import Hit, Span
+from search_app.inert import escape
 from search_app.query import ParsedQuery
 
 MARK_CLASS = {"term": "sahafa-term", "phrase": "sahafa-term", "sentence": "sahafa-sentence"}
@@ -79,7 +80,7 @@ def mark(text: str, start: int, end: int, spans: Sequence[Span]) -> str:
     cuts = sorted({start, end, *(max(s.start, start) for s in inside), *(min(s.end, end) for s in inside)})
     out: list[str] = []
     for a, b in zip(cuts, cuts[1:], strict=False):
-        piece = html.escape(text[a:b])
+        piece = escape(text[a:b])
         kinds = sorted({s.kind for s in inside if s.start <= a and s.end >= b}, key=_nesting)
         for kind in reversed(kinds):
             piece = f'<mark class="{MARK_CLASS.get(kind, "sahafa-term")}">{piece}</mark>'

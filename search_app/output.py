@@ -1,4 +1,6 @@
-"""Search hits and quote checks as JSON-ready dicts and as terminal text."""
+"""Search hits and quote checks as JSON-ready dicts and as terminal text.
+Text from articles and users reaches a terminal only through ``inert.terminal``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 import click
 
 from indexer.records import Hit, Span, heading
+from search_app.inert import terminal
 from search_app.quotes import QuoteCheck
 from search_app.search import Results
 
@@ -63,7 +66,8 @@ def styled(text: str, start: int, end: int, spans: tuple[Span, ...]) -> str:
     for a, b in zip(cuts, cuts[1:], strict=False):
         kinds = {s.kind for s in spans if s.start <= a and s.end >= b}
         term = bool(kinds & {"term", "phrase"})
-        out.append(click.style(text[a:b], fg="yellow" if term else None, bold=term, underline="sentence" in kinds))
+        piece = terminal(text[a:b])
+        out.append(click.style(piece, fg="yellow" if term else None, bold=term, underline="sentence" in kinds))
     return "".join(out)
 
 
@@ -71,10 +75,10 @@ def hit_text(hit: Hit, rank: int) -> str:
     best = hit.best
     where = ", ".join(x for x in (hit.source, hit.date) if x)
     lines = [
-        f"{rank}. {hit.heading}  [{hit.lang}] {where}  (score {hit.score:.3f}, id {hit.article_id})",
+        terminal(f"{rank}. {hit.heading}  [{hit.lang}] {where}  (score {hit.score:.3f}, id {hit.article_id})"),
     ]
     if hit.url:
-        lines.append(f"   {hit.url}")
+        lines.append(terminal(f"   {hit.url}"))
     snippet = styled(hit.text, best.start, best.end, best.spans).replace("\n", " ")
     lines.append(f"   {'… ' if best.start else ''}{snippet}{' …' if best.end < len(hit.text) else ''}")
     return "\n".join(lines)
@@ -92,4 +96,4 @@ def quote_text(check: QuoteCheck) -> str:
         changed = [d for d in m.diff if d.op != "equal"]
         for d in changed:
             lines.append(f"   {d.op}: {d.quote or '-'} → {d.source or '-'}")
-    return "\n".join(lines)
+    return terminal("\n".join(lines))

@@ -11,12 +11,13 @@ threshold) and ``not found``. Sentences come from the sentence index: no encoder
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
 from indexer.normalize import Normalized, Token, normalize, tokens
-from indexer.records import Article
+from indexer.records import Article, Hit
 from search_app.query import parse_query
 from search_app.search import Searcher
 
@@ -32,6 +33,10 @@ CLAUSE_CANDIDATES = 10  # of which this many also have their runs of clauses emb
 MAX_CLAUSES = 6
 CLAUSE = re.compile(r"[,،;؛:]\s+")
 CANDIDATE_ARTICLES = 20
+# The normalised and close verdicts look at the candidate passages of each article, widened by the quote's length
+# and this many characters on each side, not at whole articles: a request costs the same for a 2 MB article.
+REGION_MARGIN = 400
+WINDOW_CANDIDATES = 256  # most article windows aligned word by word with the quote (see _best_window)
 QUOTE_MARKS = '"“”«»„'
 MAX_QUOTE_WORDS = 200
 
@@ -83,9 +88,14 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
         return QuoteCheck(quote, "not found", ())
     quote_words = _words(normalize(parsed.text))[:MAX_QUOTE_WORDS]
     hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0)
-    articles = [searcher.index.store.article(h.article_id) for h in hits]
     exact = tuple(dict.fromkeys([raw, text]))
-    matches = [m for a in articles if a for m in [_lexical_match(a, exact, quote_words)] if m]
+    margin = len(text) + REGION_MARGIN
+    matches = []
+    for hit in hits:
+        article = searcher.index.store.article(hit.article_id)
+        match = article and _lexical_match(article, _regions(hit, margin), exact, quote_words)
+        if match:
+            matches.append(match)
     if not any(m.verdict in ("verbatim", "normalised") for m in matches):
         matches += _meaning_matches(searcher, parsed.text, parsed.lang, {m.article_id for m in matches})
     matches.sort(key=lambda m: (VERDICTS.index(m.verdict), m.date is None, m.date or "", -m.similarity))
@@ -179,47 +189,93 @@ def _words(norm: Normalized) -> list[tuple[str, str]]:
     return _words_at(norm, tokens(norm.text))
 
 
-def _lexical_match(article: Article, exact: Sequence[str], quote_words: list[tuple[str, str]]) -> QuoteMatch | None:
-    """verbatim (any of the ``exact`` strings), normalised or close match of the quote in one article, or None."""
+def _regions(hit: Hit, margin: int) -> list[tuple[int, int]]:
+    """The hit's passages widened by ``margin`` characters on each side, merged where they touch."""
+    spans = sorted((max(0, p.start - margin), min(len(hit.text), p.end + margin)) for p in hit.passages)
+    merged: list[tuple[int, int]] = []
+    for a, b in spans or [(0, min(len(hit.text), margin))]:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _lexical_match(
+    article: Article, regions: Sequence[tuple[int, int]], exact: Sequence[str], quote_words: list[tuple[str, str]]
+) -> QuoteMatch | None:
+    """verbatim (any of the ``exact`` strings, anywhere in the article), else the normalised or close match of
+    the quote within ``regions`` of the article text, or None."""
     for quote in exact:
         at = article.text.find(quote)
         if at >= 0:
             return _match("verbatim", article, at, at + len(quote), 1.0)
-    norm = normalize(article.text)
-    words = tokens(norm.text)
-    forms = [w.text for w in words]
     n = len(quote_words)
-    best = _best_window(forms, [form for form, _ in quote_words])
+    quote_forms = [form for form, _ in quote_words]
+    best: tuple[int, int, int, int, Normalized, list[Token]] | None = None
+    for start, end in regions:
+        norm = normalize(article.text[start:end])
+        words = tokens(norm.text)
+        found = _best_window([w.text for w in words], quote_forms)
+        if found and (best is None or (found[2], found[0] - found[1]) > (best[2], best[0] - best[1])):
+            best = (*found, start, norm, words)
     if best is None:
         return None
-    i, j, matched = best
+    i, j, matched, offset, norm, words = best
     a, _ = norm.original_span(words[i].start, words[i].end)
     _, b = norm.original_span(words[j - 1].start, words[j - 1].end)
     if matched == n and j - i == n:
-        return _match("normalised", article, a, b, 1.0)
+        return _match("normalised", article, offset + a, offset + b, 1.0)
     if matched / n >= CLOSE_MIN_SHARE and n >= 3:
-        return _match("close", article, a, b, matched / n, _diff(quote_words, norm, words[i:j]))
+        diff = _diff(quote_words, norm, words[i:j])
+        return _match("close", article, offset + a, offset + b, matched / n, diff)
     return None
 
 
 def _best_window(forms: Sequence[str], quote: Sequence[str]) -> tuple[int, int, int] | None:
-    """(start, end, matched words) of the article window that best aligns with the quote's words."""
+    """(start, end, matched words) of the article window that best aligns with the quote's words, in order.
+
+    Every window of ``len(quote)`` + slack words is scored in one pass by how many of the quote's words it
+    holds in any order (a sliding multiset count): an upper bound on the in-order match. Windows are then
+    aligned word by word, best bound first, until no remaining bound can beat the best alignment found. So
+    the answer is exact, wherever the quote sits, in time linear in the article plus a few alignments; only
+    text built to defeat it (hundreds of windows holding the quote's words in the wrong order) reaches the cap
+    of WINDOW_CANDIDATES alignments, and then gets the best of those.
+    """
     n = len(quote)
-    positions: dict[str, list[int]] = {}
-    for i, form in enumerate(forms):
-        positions.setdefault(form, []).append(i)
-    anchors = {max(0, p - qi) for qi, w in enumerate(quote) for p in positions.get(w, [])[:50]}
+    width = n + max(2, n // 4)
+    bounds = _window_bounds(forms, Counter(quote), width)
+    order = sorted((-bound, start) for start, bound in enumerate(bounds) if bound)
     best: tuple[int, int, int] | None = None
-    for start in sorted(anchors)[:400]:
-        window = forms[start : start + n + max(2, n // 4)]
+    for negative, start in order[:WINDOW_CANDIDATES]:
+        if best is not None and -negative < best[2]:
+            break
+        window = forms[start : start + width]
         blocks = [b for b in SequenceMatcher(None, quote, window, autojunk=False).get_matching_blocks() if b.size]
-        if not blocks:
-            continue
         matched = sum(b.size for b in blocks)
         lo, hi = start + blocks[0].b, start + blocks[-1].b + blocks[-1].size
         if best is None or (matched, -(hi - lo)) > (best[2], -(best[1] - best[0])):
             best = (lo, hi, matched)
     return best
+
+
+def _window_bounds(forms: Sequence[str], need: Counter[str], width: int) -> list[int]:
+    """For each start, how many of the ``need`` words (with multiplicity) ``forms[start:start + width]`` holds."""
+    have: Counter[str] = Counter()
+    held = 0
+    bounds = []
+    for i, form in enumerate(forms):
+        if form in need:
+            have[form] += 1
+            held += have[form] <= need[form]
+        if i >= width:
+            old = forms[i - width]
+            if old in need:
+                held -= have[old] <= need[old]
+                have[old] -= 1
+        if i >= width - 1:
+            bounds.append(held)
+    return bounds or [held]
 
 
 def _diff(quote: Sequence[tuple[str, str]], norm: Normalized, words: Sequence[Token]) -> list[WordDiff]:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.config import check_dimension
 from indexer.encoders import Encoder, SentenceEncoder, load_encoder
+from indexer.errors import BadQuery
 from indexer.index import IndexDir
 from indexer.records import Article, Hit, PassageHit, Span
 from indexer.sentences import dequantize
@@ -77,6 +79,7 @@ class Searcher:
         if encoder is None or encoder.name != index.config.encoder:
             try:
                 encoder = load_encoder(index.config.encoder, device=device, precision=precision)
+                check_dimension(index.path, index.config, encoder.name, encoder.dim)
             except BaseException:
                 index.close()
                 raise
@@ -122,9 +125,9 @@ class Searcher:
         most query-like sentence marked from the sentence index (default: all)."""
         started = time.perf_counter()
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+            raise BadQuery(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if sort not in SORTS:
-            raise ValueError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+            raise BadQuery(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         parsed = parse_query(query)
         filters = Filters.make(lang, sources, date_from, date_to)
         with self.index.snapshot():  # one committed generation for the whole query, whatever writers do

@@ -1,6 +1,6 @@
 """HTML for the page: result cards, the article view, quote verdicts and word diffs. No streamlit here.
 
-Everything that comes from an article or a user is escaped (``html.escape`` or highlight.render_html/mark)
+Everything that comes from an article or a user is escaped (``inert.escape`` or highlight.render_html/mark)
 before any element is added around it. Every fragment is one line, so that Markdown never re-reads it: a
 blank line inside an HTML block would end the block and hand the rest to the Markdown parser.
 """
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from indexer.records import Hit, Span
 from search_app.export import day, display_title
 from search_app.highlight import mark, render_html, sentence_units, term_spans
+from search_app.inert import escape, has_direction_controls
 from search_app.query import parse_query
 from search_app.quotes import QuoteCheck, QuoteMatch, WordDiff
 
@@ -34,6 +35,11 @@ LEGEND = (
     '<div class="sahafa-legend"><mark class="sahafa-term">query words</mark>'
     '<mark class="sahafa-sentence">best-matching sentence</mark>'
     '<span class="sahafa-passage">matched passage</span></div>'
+)
+CONTROLS_NOTE = (
+    '<div class="sahafa-warning">The matched words hold Unicode direction controls (shown as '
+    '<span class="sahafa-control">RLO</span> and the like): other screens may show these words in another order. '
+    "They are not applied here, so what you read is what was matched.</div>"
 )
 DIFF_LEGEND = (
     '<div class="sahafa-legend"><del class="sahafa-del">the quote\'s words</del>'
@@ -75,6 +81,10 @@ mark.sahafa-sentence{background:rgba(37,99,235,.1);color:inherit;padding:0;
 .sahafa-v-not-found{background:#f1f3f5;border-color:#dee2e6;color:#343a40}
 del.sahafa-del,del.sahafa-missing{color:#b42318;background:#fde8e8;text-decoration:line-through 2px;padding:0 .1em}
 ins.sahafa-ins,ins.sahafa-extra{color:#14532d;background:#d3f3dc;text-decoration:none;padding:0 .1em;font-weight:600}
+.sahafa-control{display:inline-block;direction:ltr;unicode-bidi:isolate;font:600 .68rem/1.2 monospace;color:#b42318;
+  border:1px solid #f5c2c0;border-radius:.2em;padding:0 .15em;margin:0 .1em;vertical-align:.1em}
+.sahafa-warning{font-size:.86rem;color:#713f12;background:#fff4db;border-radius:.3rem;padding:.35rem .7rem;
+  margin:.3rem 0}
 .sahafa-label{font-size:.78rem;color:#6c757d;text-transform:uppercase;letter-spacing:.05em;margin:.5rem 0 .1rem}
 [data-testid="stTextInput"] input,[data-testid="stTextArea"] textarea{unicode-bidi:plaintext;text-align:start}
 [data-testid="stMainBlockContainer"]{padding-top:2.5rem}
@@ -93,21 +103,22 @@ def direction(lang: str) -> str:
 
 def lang_badge(lang: str) -> str:
     name = LANG_NAMES.get(lang, lang.upper())
-    return f'<span class="sahafa-badge sahafa-badge-{html.escape(lang)}" title="{name}">{html.escape(name)}</span>'
+    badge = f"sahafa-badge sahafa-badge-{html.escape(lang)}"
+    return f'<span class="{badge}" title="{html.escape(name)}">{escape(name)}</span>'
 
 
 def meta(source: str | None, date: str | None, lang: str, url: str | None, *extra: str) -> str:
     """Language badge, outlet, day, any ``extra`` (already HTML) and a link to the source."""
     parts = [
         lang_badge(lang),
-        f"<span>{html.escape(source or 'Unknown outlet')}</span>",
-        f"<span>{html.escape(day(date) or 'undated')}</span>",
+        f"<span>{escape(source or 'Unknown outlet')}</span>",
+        f"<span>{escape(day(date) or 'undated')}</span>",
         *extra,
     ]
     if url and url.lower().startswith(("http://", "https://")):  # never a javascript: or data: link
         parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">source ↗</a>')
     elif url:
-        parts.append(f"<span>{html.escape(url)}</span>")
+        parts.append(f"<span>{escape(url)}</span>")
     return f'<div class="sahafa-meta">{"".join(parts)}</div>'
 
 
@@ -120,7 +131,7 @@ def result_card(hit: Hit, rank: int) -> str:
     """Title, metadata, score and the best passage with its highlights."""
     score = f'<span class="sahafa-score" title="relevance score">score {hit.score:.3f}</span>'
     rank_html = f'<span class="sahafa-rank" title="rank">{rank}</span>'
-    title = _title_div("sahafa-card-title", hit.lang, rank_html + html.escape(short_title(hit.title)))
+    title = _title_div("sahafa-card-title", hit.lang, rank_html + escape(short_title(hit.title)))
     snippet = f'<div class="sahafa-snippet {direction(hit.lang)}">{snippet_html(hit)}</div>'
     return _oneline(title + meta(hit.source, hit.date, hit.lang, hit.url, score) + snippet)
 
@@ -171,9 +182,9 @@ def article_html(hit: Hit, query: str = "") -> str:
         )
     else:
         body = mark(text, 0, len(text), spans)
-    heading = html.escape(short_title(hit.title, 400))
+    heading = escape(short_title(hit.title, 400))
     title = _title_div("sahafa-article-title", hit.lang, heading, ident="sahafa-article")
-    ident = f"<span>id <code>{html.escape(hit.article_id)}</code></span>"
+    ident = f"<span>id <code>{escape(hit.article_id)}</code></span>"
     return _oneline(
         f'<div class="sahafa-article">{title}{meta(hit.source, hit.date, hit.lang, hit.url, ident)}'
         f"{LEGEND}{_text_div(body, hit.lang)}</div>"
@@ -198,9 +209,11 @@ def quote_match_html(match: QuoteMatch, article_text: str | None = None) -> str:
     """One source of a quote: metadata, the words in context, and the word-by-word diff if any."""
     badge = f'<span class="sahafa-badge sahafa-v-{match.verdict.replace(" ", "-")}">{html.escape(match.verdict)}</span>'
     similarity = f'<span class="sahafa-score">similarity {match.similarity:.2f}</span>'
-    title = _title_div("sahafa-card-title", match.lang, html.escape(short_title(match.title)))
+    title = _title_div("sahafa-card-title", match.lang, escape(short_title(match.title)))
     parts = [title, meta(match.source, match.date, match.lang, match.url, badge, similarity)]
     parts.append(_text_div(quote_context(match, article_text), match.lang, snippet=True))
+    if has_direction_controls(match.text):
+        parts.append(CONTROLS_NOTE)
     if match.diff and any(step.op != "equal" for step in match.diff):
         parts.append('<div class="sahafa-label">Differences, word by word</div>')
         parts.append(DIFF_LEGEND)
@@ -223,7 +236,7 @@ def diff_html(diff: Sequence[WordDiff]) -> str:
     """Equal words plain; the quote's words struck through; the source's words marked."""
     out = []
     for step in diff:
-        quote, source = html.escape(step.quote), html.escape(step.source)
+        quote, source = escape(step.quote), escape(step.source)
         if step.op == "equal":
             out.append(source or quote)
         elif step.op == "replace":

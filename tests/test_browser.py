@@ -46,16 +46,51 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(built_index):
     """``streamlit run`` on a free port of 127.0.0.1 against the test index; killed afterwards."""
+    yield from serve(built_index, "streamlit.log")
+
+
+XSS = '<img src=x onerror="window.__pwned=(window.__pwned||0)+1">'
+HOSTILE = {
+    "id": "hostile-1",
+    "title": f"Budget vote {XSS}<script>window.__pwned=1</script> \u202elanif\u202c",
+    "source": f"Outlet {XSS}",
+    "url": "  JaVaScRiPt:window.__pwned=1",
+    "date": "2024-05-01",
+    "lang": "en",
+    "text": (
+        f"The parliament approved the budget on Tuesday {XSS} after a long night. <script>window.__pwned=1</script> "
+        "Lawmakers said the deal is \u202efinal\u202c and the vote was close. "
+        "<a href='javascript:window.__pwned=1'>read more</a> The finance minister thanked the opposition."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory, encoder):
+    """A server over an index whose one article carries markup, scripts, a javascript: link and bidi controls in
+    every field."""
+    import json
+
+    from indexer.build import index_sources
+
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "hostile.jsonl").write_text(json.dumps(HOSTILE) + "\n", encoding="utf-8")
+    report = index_sources([folder / "hostile.jsonl"], folder / "index", progress=False, loaded_encoder=encoder)
+    assert report.indexed == 1, report.problems
+    yield from serve(folder / "index", "streamlit-hostile.log")
+
+
+def serve(index: Path, log_name: str):
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
-        "--", "--index", str(built_index),
+        "--", "--index", str(index),
     ]  # fmt: skip
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    with open(ARTIFACTS / "streamlit.log", "wb") as log:
+    with open(ARTIFACTS / log_name, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
@@ -217,3 +252,44 @@ def test_both_languages_in_view_and_one_click_to_either(server, page):
     page.wait_for_function("() => !new URL(location.href).searchParams.get('lang')", timeout=SLOW)
     settle(page)
     assert page.locator(".sahafa-snippet.sahafa-rtl").count() > 0
+
+
+def assert_inert(page) -> None:
+    """Nothing ran, no element came from the data, and the markup shows as text."""
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("img[src='x'], script:has-text('__pwned')").count() == 0
+    assert page.locator("a[href^='javascript' i], a[href*='__pwned']").count() == 0
+
+
+def test_every_field_and_every_query_is_inert_in_the_browser(hostile_server, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{hostile_server}/?q={quote('budget parliament ' + XSS)}")
+    card = page.locator(".sahafa-card-title").first
+    card.wait_for(timeout=SLOW)
+    settle(page)
+    assert "<img src=x" in card.inner_text() and "<script>" in card.inner_text()
+    assert page.locator(".sahafa-control").count() >= 2  # the title's RLO and PDF, shown, not applied
+    assert "Outlet <img" in page.locator(".sahafa-meta").first.inner_text()
+    assert_inert(page)
+
+    page.get_by_role("button", name="Open article").first.click()
+    page.locator("#sahafa-passage").wait_for(timeout=SLOW)
+    settle(page)
+    article = page.locator(".sahafa-article").inner_text()
+    assert "<script>window.__pwned=1</script>" in article and "read more</a>" in article
+    assert_inert(page)
+    page.screenshot(path=str(ARTIFACTS / "hostile-article.png"))
+
+    page.goto(f"{hostile_server}/?page=quote&quote={quote('the budget on Tuesday ' + XSS)}")
+    page.locator(".sahafa-verdict-name").wait_for(timeout=SLOW)
+    settle(page)
+    assert_inert(page)
+    page.goto(f"{hostile_server}/?page=quote&quote={quote('Lawmakers said the deal is final')}")
+    page.locator(".sahafa-verdict-name").wait_for(timeout=SLOW)
+    settle(page)
+    assert page.locator(".sahafa-verdict-name").inner_text().strip().lower() == "normalised"
+    assert "what you read is what was matched" in page.locator(".sahafa-warning").first.inner_text()
+    assert_inert(page)
+    page.screenshot(path=str(ARTIFACTS / "hostile-quote.png"))
+    assert dialogs == []

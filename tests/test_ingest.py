@@ -168,6 +168,33 @@ def test_records_that_crashed_the_json_parser_or_the_date_are_reported_and_the_r
     assert warnings == [f"{path}:4: unparseable date '2024-01-01T10:00:00+99:00'; date left empty"]
 
 
+def test_records_over_the_size_limits_are_reported_or_cut_and_the_rest_read(tmp_path, monkeypatch):
+    """A 50 MB field must not take memory without bound: over MAX_RECORD_BYTES a record is reported and read
+    past (never held whole); article text over MAX_TEXT_CHARS is cut at a word, with a warning."""
+    import indexer.ingest
+
+    monkeypatch.setattr(indexer.ingest, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(indexer.ingest, "MAX_TEXT_CHARS", 300)
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(
+        json.dumps({"id": "huge", "text": "x" * 5000}) + "\n"
+        + json.dumps({"id": "long", "text": "word " * 100 + "tail"}) + "\n"
+        + json.dumps({"id": "ok", "text": "fine"}) + "\n"
+    )  # fmt: skip
+    csv_file = tmp_path / "b.csv"
+    csv_file.write_text('id,text\n1,fine\n2,"' + "y\n" * 800 + '"\n3,after\n')
+    (tmp_path / "c.txt").write_text("z" * 2000)
+    articles, bad, warnings = read(tmp_path)
+    assert [(a.id, len(a.text)) for a in articles] == [("long", 299), ("ok", 4), ("1", 4)]
+    assert articles[0].text == ("word " * 60).strip()
+    assert bad == [
+        f"{jsonl}:1: line longer than 1,000 bytes; not read",
+        f"{csv_file}:3: a field longer than 1,000 characters; the rest of the file is not read",
+        f"{tmp_path / 'c.txt'}:1: file of 2,000 bytes is over the 1,000-byte limit; not read",
+    ]
+    assert warnings == [f"{jsonl}:2: text of 504 characters cut to its first 299 (the limit is 300)"]
+
+
 def test_empty_jsonl_file(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("\n\n")
@@ -219,6 +246,35 @@ def test_bad_csv_rows(tmp_path):
     articles, bad, _ = read(path)
     assert [a.id for a in articles] == ["r1", "r4"]
     assert bad == [f"{path}:3: expected 3 fields, found 5", f"{path}:4: empty text"]
+
+
+@pytest.mark.parametrize(
+    ("content", "runs_to", "why"),
+    [
+        ('1,t,"text one\n2,ok,text two\n3,ok,text three\n', 4, "unexpected end of data"),  # never closed
+        ('1,"t,text one\n2,ok,text two\n3,ok,text three\n', 4, "unexpected end of data"),
+        ('1,t,"text one\n2,ok,"text two"\n3,ok,text three\n', 3, "',' expected after '\"'"),  # closed by a later one
+    ],
+)
+def test_stray_csv_quote_is_reported_and_later_rows_kept(tmp_path, content, runs_to, why):
+    """A stray quote used to swallow every later row into one article's text, silently."""
+    path = tmp_path / "stray.csv"
+    path.write_text("id,title,text\n" + content, encoding="utf-8")
+    articles, bad, _ = read(path)
+    assert [(a.id, a.text, a.origin) for a in articles] == [
+        ("2", "text two", f"{path}:3"), ("3", "text three", f"{path}:4")
+    ]  # fmt: skip
+    assert bad == [
+        f"{path}:2: unbalanced quote: the row runs on to line {runs_to} ({why}); row skipped, reading goes on at line 3"
+    ]
+
+
+def test_quotes_inside_one_line_are_read_leniently(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('id,title,text\n1,"t" x,He said "yes" today\n2,ok,"a ""b""\nc"\n', encoding="utf-8")
+    articles, bad, _ = read(path)
+    assert bad == []
+    assert [(a.title, a.text) for a in articles] == [("t x", 'He said "yes" today'), ("ok", 'a "b"\nc')]
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
+from difflib import SequenceMatcher
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from search_app.quotes import check_quote
+from search_app import quotes
+from search_app.quotes import _best_window, check_quote
 from search_app.search import Searcher
 
 SEED = "000_9ff4965ff1aa788a"
@@ -88,3 +93,71 @@ def test_earliest_dated_source_comes_first(tmp_path, encoder):
         ("late", "Later Times", "2021-03-04"),
         ("undated", "No Date Daily", None),
     ]
+
+
+def _brute_force(forms: list[str], quote: list[str]) -> int:
+    """The most quote words any window of the article holds in order: every start, aligned word by word."""
+    width = len(quote) + max(2, len(quote) // 4)
+    return max(
+        sum(b.size for b in SequenceMatcher(None, quote, forms[s : s + width], autojunk=False).get_matching_blocks())
+        for s in range(max(1, len(forms)))
+    )
+
+
+WORDS = st.sampled_from([f"w{i}" for i in range(25)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(forms=st.lists(WORDS, max_size=300), quote=st.lists(WORDS, min_size=1, max_size=20), data=st.data())
+def test_best_window_finds_the_best_alignment_anywhere(forms, quote, data):
+    """A law against brute force (without the cap on alignments, which only text built to defeat the bound
+    reaches); the quote, with words dropped, is also planted at a random place."""
+    if forms and data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(forms)))
+        edited = [w for w in quote if data.draw(st.integers(0, 5))]
+        forms = forms[:at] + edited + forms[at:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(quotes, "WINDOW_CANDIDATES", 10**9)
+        found = _best_window(forms, quote)
+    best = _brute_force(forms, quote)
+    assert (found[2] if found else 0) == best
+    if found:
+        lo, hi, matched = found
+        width = len(quote) + max(2, len(quote) // 4)
+        assert 0 <= lo < hi <= len(forms) and hi - lo <= width
+
+
+def test_a_long_quote_deep_in_a_long_article_is_found_whole():
+    """The old search looked at the first 50 occurrences of each word and the 400 earliest anchors: a 40-word
+    quote at word 2,000 of a 2,500-word article of common words got 7 of its 40 words matched."""
+    rng = random.Random(7)
+    common = [f"w{i}" for i in range(40)]
+    forms = [rng.choice(common) for _ in range(2500)]
+    quote = [rng.choice(common) for _ in range(40)]
+    forms[2000:2040] = quote
+    assert _best_window(forms, quote) == (2000, 2040, 40)
+
+
+def test_normalised_quote_near_the_end_of_a_long_article(tmp_path, encoder):
+    """Only the candidate passages (and a margin) are normalised, wherever they sit in the article."""
+    from indexer.build import index_sources
+
+    rng = random.Random(3)
+    filler = " ".join(
+        f"Sentence {i} mentions {rng.choice(['trade', 'weather', 'football', 'markets'])} and nothing else."
+        for i in range(3000)
+    )
+    quote = "The ambassador insisted that the border crossing would reopen within three weeks"
+    text = f"{filler} {quote.replace('within', 'within  ').upper()}. {filler[:2000]}"
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"id": "long", "text": text, "date": "2020-01-01"}) + "\n", encoding="utf-8")
+    index_sources([path], tmp_path / "index", progress=False, loaded_encoder=encoder)
+    searcher = Searcher.open(tmp_path / "index", encoder=encoder)
+    try:
+        check = check_quote(searcher, quote)
+    finally:
+        searcher.close()
+    assert check.verdict == "normalised"
+    match = check.matches[0]
+    assert match.text == quote.replace("within", "within  ").upper()
+    assert text[match.start : match.end] == match.text and match.start > len(filler)

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.build import index_sources
+from indexer.errors import BadQuery
 from indexer.normalize import normalize_text
 from search_app.highlight import render_html
 from search_app.search import Searcher
@@ -84,7 +85,7 @@ def test_modes(searcher):
     assert lexical and all(any(s.kind == "term" for s in h.best.spans) for h in lexical)
     assert searcher.search("zzqxv", k=5, mode="lexical") == []
     assert len(searcher.search("zzqxv", k=5, mode="semantic", explain=0)) == 5
-    with pytest.raises(ValueError, match="unknown mode 'fuzzy'"):
+    with pytest.raises(BadQuery, match="unknown mode 'fuzzy'"):
         searcher.search("x", mode="fuzzy")
 
 
@@ -105,7 +106,7 @@ def test_date_filters_and_sort(searcher):
     newest = searcher.search("economy", k=10, sort="date", explain=0)
     dates = [h.date or "" for h in newest]
     assert dates == sorted(dates, reverse=True)
-    with pytest.raises(ValueError, match="not a date"):
+    with pytest.raises(BadQuery, match="not a date"):
         searcher.search("x", date_from="someday")
 
 
