@@ -13,7 +13,7 @@ SYNTHETIC ?= 100000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run index test test-fast lint bench-index bench-quality bench-search chromium clean
+.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability chromium clean
 
 install: $(STAMP)
 
@@ -54,6 +54,9 @@ bench-quality: install
 
 bench-search: install
 	$(BIN)/python -m bench.search --synthetic $(SYNTHETIC)
+
+bench-reliability: install
+	$(BIN)/python -m bench.reliability
 
 clean:
 	rm -rf $(INDEX) bench-out tests/artifacts

@@ -38,6 +38,7 @@ JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool
 # Two far-apart defaults: whatever differs between the two parses was not in the input.
 DATE_DEFAULTS = (datetime(2000, 1, 1, 0, 0, 0), datetime(2001, 2, 2, 1, 1, 1))
 DIGIT = re.compile(r"\d")
+NON_SPACE = re.compile(r"\S")
 # Bounds that keep one record's memory and time in check: a JSONL line, a CSV field or a .txt/.html file over
 # MAX_RECORD_BYTES is reported and not read; article text over MAX_TEXT_CHARS (57 times the longest article of
 # news-dev) is cut at a word boundary, with a warning. Peak memory per record stays a small multiple of these.
@@ -139,7 +140,7 @@ def _kind(path: Path) -> str:
 def _read_jsonl(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     seen = False
     with path.open("rb") as lines:
-        for number, raw in enumerate(_bounded_lines(lines), start=1):
+        for number, raw in enumerate(bounded_lines(lines), start=1):
             where = f"{path}:{number}"
             if raw is None:
                 seen = True
@@ -149,14 +150,14 @@ def _read_jsonl(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator
                 continue
             seen = True
             try:
-                yield _article(_json_object(_decode_line(raw, where), where), where, warn)
+                yield _article(json_object(decode_line(raw, where), where), where, warn)
             except BadRecord as bad:
                 on_bad(bad)
     if not seen:
         on_bad(BadRecord(f"{path}:1", "empty file"))
 
 
-def _bounded_lines(handle: Any) -> Iterator[bytes | None]:
+def bounded_lines(handle: Any) -> Iterator[bytes | None]:
     """The file's lines, or None for a line longer than MAX_RECORD_BYTES (read past in chunks, never whole)."""
     while True:
         line = handle.readline(MAX_RECORD_BYTES + 1)
@@ -170,7 +171,8 @@ def _bounded_lines(handle: Any) -> Iterator[bytes | None]:
         yield None
 
 
-def _decode_line(raw: bytes, where: str) -> str:
+def decode_line(raw: bytes, where: str) -> str:
+    """One line of a JSONL file as text (a BOM dropped); BadRecord naming the first byte that is not UTF-8."""
     try:
         return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
@@ -178,7 +180,8 @@ def _decode_line(raw: bytes, where: str) -> str:
         raise BadRecord(where, f"not valid UTF-8 (byte 0x{byte:02x} at column {error.start + 1})") from None
 
 
-def _json_object(line: str, where: str) -> dict[str, Any]:
+def json_object(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line as an object; BadRecord saying what is wrong (also for what crashes ``json.loads``)."""
     try:
         value = json.loads(line)
     except json.JSONDecodeError as error:
@@ -195,9 +198,9 @@ def _json_object(line: str, where: str) -> dict[str, Any]:
 def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     try:  # a file that is not UTF-8 is rejected whole, before any of its records is yielded
         with path.open("rb") as lines:
-            for number, raw in enumerate(_bounded_lines(lines), start=1):
+            for number, raw in enumerate(bounded_lines(lines), start=1):
                 if raw is not None:  # an over-long line is reported by the reader, at the field limit
-                    _decode_line(raw, f"{path}:{number}")
+                    decode_line(raw, f"{path}:{number}")
     except BadRecord as bad:
         on_bad(bad)
         return
@@ -293,7 +296,7 @@ def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
         raise BadRecord(where, "missing text")
     if not isinstance(text, str):
         raise BadRecord(where, "text is not a string")
-    text = _capped(_clean_text(text), where, warn)
+    text = _capped(text, where, warn)
     if not text:
         raise BadRecord(where, "empty text")
     _check_encodable(fields, where)
@@ -310,13 +313,15 @@ def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
     )
 
 
-def _capped(text: str, where: str, warn: Warn) -> str:
-    """``text``, or its first MAX_TEXT_CHARS characters cut back to the last whitespace, with a warning."""
-    if len(text) <= MAX_TEXT_CHARS:
-        return text
+def _capped(raw: str, where: str, warn: Warn) -> str:
+    """``_clean_text(raw)``, or its first MAX_TEXT_CHARS characters cut back to the last whitespace, with a
+    warning. Only the part kept is copied: a 50 MB field costs one slice, not three copies."""
+    if len(raw) <= MAX_TEXT_CHARS or not NON_SPACE.search(raw, MAX_TEXT_CHARS):
+        return _clean_text(raw[:MAX_TEXT_CHARS])  # what lies past the limit is only whitespace
+    text = _clean_text(raw[: MAX_TEXT_CHARS + 1])
     cut = text.rfind(" ", MAX_TEXT_CHARS // 2, MAX_TEXT_CHARS + 1)
     kept = text[: cut if cut > 0 else MAX_TEXT_CHARS].rstrip()
-    warn(f"{where}: text of {len(text):,} characters cut to its first {len(kept):,} (the limit is {MAX_TEXT_CHARS:,})")
+    warn(f"{where}: text of {len(raw):,} characters cut to its first {len(kept):,} (the limit is {MAX_TEXT_CHARS:,})")
     return kept
 
 
@@ -333,7 +338,7 @@ def _check_encodable(fields: Mapping[str, Any], where: str) -> None:
 
 def _read_txt(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     try:
-        content = _capped(_clean_text(_decode_file(path, warn)), str(path), warn)
+        content = _capped(_decode_file(path, warn), str(path), warn)
     except BadRecord as bad:
         on_bad(bad)
         return
@@ -350,7 +355,7 @@ def _read_html(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[
         html = _decode_file(path, warn)
         # favor_precision drops nav/footer text that the default keeps on small pages
         found = trafilatura.extract(html, include_comments=False, favor_precision=True)
-        text = _capped(_clean_text(found or trafilatura.extract(html, include_comments=False) or ""), str(path), warn)
+        text = _capped(found or trafilatura.extract(html, include_comments=False) or "", str(path), warn)
         if not text:
             raise BadRecord(f"{path}:1", "no article text found in HTML")
     except BadRecord as bad:

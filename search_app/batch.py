@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from indexer.errors import BadRecord, SahafaError
+from indexer.ingest import MAX_RECORD_BYTES, bounded_lines, decode_line, json_object
 from search_app.output import hit_json, languages_json
 from search_app.search import Searcher
 
@@ -15,13 +15,15 @@ from search_app.search import Searcher
 def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Search every line of ``path``; a bad line yields ``{"qid", "line", "error"}`` and the batch goes on."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if not raw.strip():
+        for number, raw in enumerate(bounded_lines(handle), 1):
+            if raw is not None and not raw.strip():
                 continue
             where = f"{path}:{number}"
             row: dict[str, Any] = {}
             try:
-                row = _object(raw, where)
+                if raw is None:
+                    raise BadRecord(where, f"line longer than {MAX_RECORD_BYTES:,} bytes; not read")
+                row = json_object(decode_line(raw, where), where)
                 query = row.get("query")
                 if not isinstance(query, str):
                     raise BadRecord(where, "missing 'query' (a string)" if query is None else "'query' is not a string")
@@ -32,22 +34,3 @@ def run_batch(searcher: Searcher, path: Path, options: Mapping[str, Any]) -> Ite
             else:
                 hits = [hit_json(h) for h in results.hits]
                 yield {"qid": row.get("qid"), "results": hits, "languages": languages_json(results)}
-
-
-def _object(raw: bytes, where: str) -> dict[str, Any]:
-    """One line as a JSON object; raises BadRecord saying what is wrong with it."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRecord(where, f"not valid UTF-8 ({exc.reason})") from None
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise BadRecord(where, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    except RecursionError:
-        raise BadRecord(where, "invalid JSON: nested too deeply") from None
-    except ValueError as exc:  # an integer of more than 4,300 digits
-        raise BadRecord(where, f"invalid JSON: {str(exc).split(':')[0]}") from None
-    if not isinstance(row, dict):
-        raise BadRecord(where, f"expected a JSON object, found {type(row).__name__}")
-    return row

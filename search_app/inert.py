@@ -21,11 +21,16 @@ DIRECTION_CONTROLS = {
 DIRECTION_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # C0 controls but tab and newline, DEL, and C1 (0x9b starts an escape sequence on some terminals).
 UNSAFE = [*(c for c in range(0x20) if c not in (0x09, 0x0A)), 0x7F, *range(0x80, 0xA0)]
+SURROGATES = range(0xD800, 0xE000)  # lone surrogates (from JSON's "\\ud800") cannot be written as UTF-8
 TERMINAL = str.maketrans(
-    {**{c: f"\\x{c:02x}" for c in UNSAFE}, **{c: f"[{name}]" for c, name in DIRECTION_CONTROLS.items()}}
+    {
+        **{c: f"\\x{c:02x}" for c in UNSAFE},
+        **{c: f"\\u{c:04x}" for c in SURROGATES},
+        **{c: f"[{name}]" for c, name in DIRECTION_CONTROLS.items()},
+    }
 )
 # json.dumps escapes C0 itself; these are escaped too, as every JSON reader decodes them back unchanged.
-JSON_UNSAFE = [0x7F, *range(0x80, 0xA0), *DIRECTION_CONTROLS, 0x2028, 0x2029]
+JSON_UNSAFE = [0x7F, *range(0x80, 0xA0), *DIRECTION_CONTROLS, 0x2028, 0x2029, *SURROGATES]
 JSON_ESCAPES = str.maketrans({c: f"\\u{c:04x}" for c in JSON_UNSAFE})
 
 

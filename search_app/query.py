@@ -56,9 +56,13 @@ def _quote(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_query(raw: str, *, lang: str | None = None) -> ParsedQuery:
     """Split ``raw`` into phrases and terms; detect its language unless ``lang`` is given."""
-    text = strip_controls(raw or "")[:MAX_QUERY_CHARS].strip()
+    # A lone surrogate (JSON's "\\ud800") is no character: no tokenizer or UTF-8 store accepts it.
+    text = SURROGATE.sub("\ufffd", strip_controls(raw or "")[:MAX_QUERY_CHARS]).strip()
     phrases = []
     for match in PHRASE.finditer(text):
         words = tuple(t.text for t in tokens(normalize_text(match.group(1))))[:MAX_TERMS]

@@ -18,7 +18,7 @@ from difflib import SequenceMatcher
 
 from indexer.normalize import Normalized, Token, normalize, tokens
 from indexer.records import Article, Hit
-from search_app.query import parse_query
+from search_app.query import SURROGATE, parse_query
 from search_app.search import Searcher
 
 VERDICTS = ("verbatim", "normalised", "close", "translation", "paraphrase", "not found")
@@ -81,7 +81,7 @@ class QuoteCheck:
 
 def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteCheck:
     """Check ``quote`` against every article of the searcher's index."""
-    raw = (quote or "").strip()
+    raw = SURROGATE.sub("\ufffd", quote or "").strip()
     text = raw.strip(QUOTE_MARKS + "'").strip()  # the quote marks a user pasted around it
     parsed = parse_query(re.sub(f"[{QUOTE_MARKS}]", " ", text))  # words, not phrases: inner quotes may differ
     if parsed.empty or not tokens(normalize(parsed.text).text):

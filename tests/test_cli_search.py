@@ -73,7 +73,7 @@ def test_batch_goes_on_after_bad_lines(built_index, tmp_path):
     )
     assert lines[2]["error"] == f"{queries}:3: missing 'query' (a string)"
     assert lines[3]["error"].startswith(f"{queries}:4: not valid UTF-8")
-    assert lines[4]["error"] == f"{queries}:5: expected a JSON object, found list"
+    assert lines[4]["error"] == f"{queries}:5: expected a JSON object, found array"
     assert "results" in lines[5] and "languages" in lines[5]
     assert lines[6]["error"] == f"{queries}:7: invalid JSON: nested too deeply"
     too_long = "invalid JSON: Exceeds the limit (4300 digits) for integer string conversion"

@@ -72,7 +72,7 @@ def test_json_output_escapes_what_a_terminal_would_run_and_decodes_unchanged(spo
     result = CliRunner().invoke(cli, ["search", "deal", "--index", str(spoofed_index), "--json"])
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert json.loads(result.output)["results"][0]["title"] == SPOOFED["title"]
-    hostile = "a\x9b2J\u2028b\u2066c\x7f"
+    hostile = "a\x9b2J\u2028b\u2066c\x7f\ud800"
     assert json.loads(json_line({"x": hostile})) == {"x": hostile}
     assert terminal("tab\tline\nCR\r") == "tab\tline\nCR\\x0d"
 

@@ -71,6 +71,7 @@ def test_not_found(searcher):
     assert check_quote(searcher, "the moon is made of green cheese, said nobody ever").verdict == "not found"
     assert check_quote(searcher, "").verdict == "not found"
     assert check_quote(searcher, '"" ... ؟').verdict == "not found"
+    assert check_quote(searcher, "\udcff \ud800").verdict == "not found"  # lone surrogates, as JSON can carry
 
 
 def test_earliest_dated_source_comes_first(tmp_path, encoder):

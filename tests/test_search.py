@@ -175,7 +175,22 @@ def test_hostile_queries_never_raise_hybrid(searcher, query):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "   ", '"', '""', "*", "-", "NEAR(", "a:b", "(((", "\u202e\u2066", "x" * 100_000, "الاتجار " * 20_000]
+    "query",
+    [
+        "",
+        "   ",
+        '"',
+        '""',
+        "*",
+        "-",
+        "NEAR(",
+        "a:b",
+        "(((",
+        "\u202e\u2066",
+        "x" * 100_000,
+        "الاتجار " * 20_000,
+        "الاتجار \ud800 بالأشخاص",
+    ],
 )
 def test_edge_queries(searcher, query):
     hits = searcher.search(query, k=3)
