@@ -17,6 +17,8 @@ It prints a Markdown table (the README's) and writes every figure to ``bench-out
   rerun completes and ends equal to a clean build of the same corpus.
 - corpus: ``sahafa index`` over a generated folder of hostile files: valid records indexed, each bad record
   reported as file:line, peak memory of the process.
+- long: one article at the ingest limit (1,000,000 characters): indexing time and memory, and a quote check
+  of a re-spelled sentence near its end (time and memory growth, in a process of its own).
 """
 
 from __future__ import annotations
@@ -434,6 +436,53 @@ def hostile_corpus(work: Path) -> dict:
     }
 
 
+# --- one long article ------------------------------------------------------------------------------------
+
+QUOTE_PROBE = """
+import json, resource, sys, time
+from search_app.quotes import check_quote
+from search_app.search import Searcher
+searcher = Searcher.open(sys.argv[1])
+check_quote(searcher, "warm up the encoder")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+check = check_quote(searcher, sys.argv[2])
+seconds = time.perf_counter() - started
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"verdict": check.verdict, "seconds": round(seconds, 3), "peak_growth_mib": round(grew / 1024)}))
+"""
+
+
+def long_article(work: Path) -> dict:
+    """One article of about 1,000,000 characters (the ingest limit; Arabic news-dev texts in a row): what
+    indexing it costs, and a quote check of a re-spelled sentence near its end."""
+    texts = [r["text"] for r in news_rows() if r["lang"] == "ar"]
+    text = ""
+    for i in range(10**6):
+        if len(text) >= 990_000:
+            break
+        text += texts[i % len(texts)] + "\n"
+    source = write_jsonl(work / "long.jsonl", [{"id": "long", "text": text, "lang": "ar", "date": "2020-01-01"}])
+    index = work / "long-index"
+    shutil.rmtree(index, ignore_errors=True)
+    started = time.perf_counter()
+    run = sahafa("index", source, "--index", index, "-q", stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(run.pid, 0)
+    seconds = time.perf_counter() - started
+    sentence = text[-3000:].split(".")[2].strip()
+    quote = sentence.replace("ة", "ه").replace("أ", "ا")
+    probe = subprocess.run([sys.executable, "-c", QUOTE_PROBE, str(index), quote], cwd=ROOT, env=ENV,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return {
+        "characters": len(text),
+        "index_exit": os.waitstatus_to_exitcode(status),
+        "index_seconds": round(seconds, 1),
+        "index_peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "quote_words": len(quote.split()),
+        "quote": json.loads(probe.stdout.strip().splitlines()[-1]),
+    }
+
+
 # --- report ----------------------------------------------------------------------------------------------
 
 
@@ -484,10 +533,18 @@ def table(results: dict) -> str:
             f"valid indexed, {c['bad_reported']}/{c['bad']} bad reported as file:line, "
             f"{c['files_skipped_with_warning']} files skipped with a warning, peak RSS {c['peak_rss_mib']:,} MiB |"
         )
+    g = results.get("long")
+    if g:
+        q = g["quote"]
+        lines.append(
+            f"| one article of {g['characters']:,} characters | indexed in {g['index_seconds']} s, peak RSS "
+            f"{g['index_peak_rss_mib']:,} MiB; a re-spelled {g['quote_words']}-word quote near its end: "
+            f"`{q['verdict']}` in {q['seconds']:.2f} s, peak memory +{q['peak_growth_mib']} MiB |"
+        )
     return "\n".join(lines)
 
 
-SECTIONS = ("queries", "writes", "kills", "corpus")
+SECTIONS = ("queries", "writes", "kills", "corpus", "long")
 
 
 def main() -> None:
@@ -507,6 +564,7 @@ def main() -> None:
         "writes": lambda: under_writes(args.readers, args.rate, work),
         "kills": lambda: kill_points(args.kills, work),
         "corpus": lambda: hostile_corpus(work),
+        "long": lambda: long_article(work),
     }
     for name in args.only or SECTIONS:
         started = time.perf_counter()
