@@ -20,7 +20,7 @@ from bench.quality import OUT, SETTINGS, index_path
 from bench.xquad import doc_id, questions, write_corpus
 from indexer.build import index_sources
 from indexer.config import DEFAULT_ENCODER
-from search_app.filters import Filters
+from indexer.filters import Filters
 from search_app.fusion import Evidence, Weights, rank
 from search_app.query import parse_query
 from search_app.search import CANDIDATES, Searcher
@@ -38,7 +38,7 @@ def collect(searcher: Searcher, cases: list[Case]) -> list[tuple[str, list[Evide
     rows = []
     for query, lang, gold in cases:
         parsed = parse_query(query)
-        vectors = searcher._query_vectors(parsed.text)  # noqa: SLF001 - the same vectors search() uses
+        vectors = searcher.query_vectors(parsed.text)
         evidence = searcher.evidence(parsed, Filters.make(lang), "hybrid", CANDIDATES, vectors)
         rows.append((parsed.lang, evidence, gold))
     return rows

@@ -116,7 +116,7 @@ def compression_cost(searcher, cases: list[Case]) -> tuple[float, float, int]:  
     the SQ8 index, for the same queries: (recall@10 of the exact top 10, % with the same nearest sentence, n)."""
     import numpy as np
 
-    store = searcher.index.store
+    store = searcher.retrieval.index.store
     sql = 'SELECT s.id, a.text, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
     rows = store.db.execute(sql)
     ids, texts = zip(*[(r[0], r[1][r[2] : r[3]]) for r in rows], strict=True)
@@ -126,7 +126,7 @@ def compression_cost(searcher, cases: list[Case]) -> tuple[float, float, int]:  
     for case in cases:
         query = searcher.sentence_query_vector(case.query)
         truth = ids_array[np.argsort(-(exact @ query))[:10]]
-        _, approx = searcher.index.sentences.search(query, 10)
+        _, approx = searcher.retrieval.index.sentences.search(query, 10)
         found += len(set(truth.tolist()) & set(approx.tolist()))
         same += bool(len(approx)) and approx[0] == truth[0]
     return 100 * found / (10 * len(cases)), 100 * same / len(cases), len(ids)

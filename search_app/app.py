@@ -69,7 +69,7 @@ def generation(path: str) -> int:
     """The store's committed generation: part of every cache key, so no page shows what a later commit changed."""
     searcher, lock = open_searcher(path)
     with lock:
-        return searcher.index.store.generation
+        return searcher.retrieval.generation
 
 
 @st.cache_data(max_entries=128, show_spinner="Checking the quote…")
@@ -126,7 +126,7 @@ def bound(key: str) -> dict:
 
 def sidebar_filters(searcher: Searcher) -> tuple[tuple, str]:
     """Language, outlets, dates and sort, bound to the URL; returns (lang, sources, from, to) and the sort."""
-    store = searcher.index.store
+    store = searcher.retrieval
     low, high = store.date_range()
     bounds = {"min_value": day_or(low, dt.date(1900, 1, 1)), "max_value": day_or(high, dt.date.today())}
     sidebar = st.sidebar
@@ -225,7 +225,7 @@ def article_view(searcher: Searcher, hits: list[Hit], article_id: str, query: st
     st.button("← Back to results", on_click=close_article)
     hit = next((h for h in hits if h.article_id == article_id), None)
     if hit is None:
-        article = searcher.index.store.article(article_id)
+        article = searcher.retrieval.article(article_id)
         if article is None:
             st.warning("That article is not in this index (it may have been deleted).")
             return
@@ -252,7 +252,7 @@ def quote_page(path: str, searcher: Searcher) -> None:
         return
     st.markdown(views.verdict_html(check), unsafe_allow_html=True)
     for match in check.matches:
-        article = searcher.index.store.article(match.article_id)
+        article = searcher.retrieval.article(match.article_id)
         with st.container(border=True):
             st.markdown(views.quote_match_html(match, article.text if article else None), unsafe_allow_html=True)
 
@@ -267,10 +267,10 @@ def main() -> None:
         st.error(str(exc))
         st.stop()
     page = choose_page()
-    store = searcher.index.store
+    store = searcher.retrieval
     languages = ", ".join(f"{LANGS_BY_CODE.get(code, code)} {n}" for code, n in store.languages())
-    st.sidebar.caption(f"Index: {store.count('articles')} articles ({languages or 'none'})")
-    if store.count("articles") == 0:
+    st.sidebar.caption(f"Index: {store.article_count()} articles ({languages or 'none'})")
+    if store.article_count() == 0:
         st.info(f"The index at `{path}` is empty: add articles with `sahafa index SOURCE... --index {path}`.")
         return
     if page == "quote":

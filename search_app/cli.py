@@ -228,10 +228,10 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, pre
 @runtime_options
 def serve_cmd(index_dir: Path, port: int, device: str | None, precision: str | None) -> None:
     """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
-    from indexer.index import IndexDir
+    from indexer.retrieval import IndexRetrieval
 
     try:
-        IndexDir.open(index_dir).close()
+        IndexRetrieval.open(index_dir).close()  # as the page opens it: never writes
         if device or precision:  # fail here, not in the page, on a runtime this machine cannot give
             from indexer.runtime import resolve_runtime
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.store import StoredPassage
+from indexer.retrieval import StoredPassage
 
 LEXICAL_WEIGHT = 0.08
 SENTENCE_WEIGHT = 1.0

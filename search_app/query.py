@@ -1,8 +1,8 @@
 """Parsing user queries into safe lexical terms, quoted phrases and a language.
 
-User text never reaches FTS5's query syntax as typed: it is normalised and split into words with the
-same tokenizer as the index, and every word is emitted as a double-quoted FTS5 string, so operators
-(``AND``, ``NEAR``, ``*``, ``-``, ``:``, parentheses) in a query are just words or nothing.
+User text never reaches a retrieval engine's query syntax as typed: it is normalised and split into words with
+the same tokenizer as the index, and ``indexer.retrieval`` quotes every word it is given, so operators (``AND``,
+``NEAR``, ``*``, ``-``, ``:``, parentheses) in a query are just words or nothing.
 """
 
 from __future__ import annotations
@@ -42,18 +42,6 @@ class ParsedQuery:
     def empty(self) -> bool:
         return not self.text.strip()
 
-    def match_expression(self) -> str | None:
-        """An FTS5 MATCH expression: any stem (ranked by BM25), and every phrase on the plain column."""
-        parts = []
-        if self.stems:
-            parts.append("stemmed : (" + " OR ".join(_quote(s) for s in self.stems) + ")")
-        for phrase in self.phrases:
-            parts.append("norm : " + _quote(" ".join(phrase)))
-        return " AND ".join(parts) if parts else None
-
-
-def _quote(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

@@ -92,7 +92,7 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
     margin = len(text) + REGION_MARGIN
     matches = []
     for hit in hits:
-        article = searcher.index.store.article(hit.article_id)
+        article = searcher.retrieval.article(hit.article_id)
         match = article and _lexical_match(article, _regions(hit, margin), exact, quote_words)
         if match:
             matches.append(match)
@@ -134,7 +134,7 @@ def meanings(searcher: Searcher, text: str) -> list[Meaning]:
     """The sentences nearest the quote in meaning, best first; for the ``CLAUSE_CANDIDATES`` nearest, a run of
     clauses counts when it is nearer than the whole sentence (a quote often renders part of a sentence)."""
     nearest = searcher.nearest_sentences(text, MEANING_CANDIDATES)
-    articles = searcher.index.store.articles(list({s.article_id for s, _ in nearest}))
+    articles = searcher.retrieval.articles(list({s.article_id for s, _ in nearest}))
     found = [
         Meaning(articles[s.article_id], s.start, s.end, s.lang, sim) for s, sim in nearest if s.article_id in articles
     ]

@@ -9,7 +9,6 @@ passage that contains the whole query ranks first. Passages are then grouped int
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,11 +19,10 @@ import numpy as np
 from indexer.config import check_dimension
 from indexer.encoders import Encoder, SentenceEncoder, load_encoder
 from indexer.errors import BadQuery
-from indexer.index import IndexDir
+from indexer.filters import Filters
 from indexer.records import Article, Hit, PassageHit, Span
+from indexer.retrieval import IndexRetrieval, Retrieval, StoredPassage, StoredSentence
 from indexer.sentences import dequantize
-from indexer.store import StoredPassage, StoredSentence
-from search_app.filters import Filters
 from search_app.fusion import QUOTE_MIN_WORDS, Evidence, Weights, rank
 from search_app.highlight import phrase_spans, term_spans
 from search_app.query import ParsedQuery, parse_query
@@ -58,7 +56,7 @@ class Results:
 class Searcher:
     """An open index plus its encoders; cheap to query many times."""
 
-    index: IndexDir
+    retrieval: Retrieval
     encoder: Encoder
     last_seconds: float = 0.0
     weights: Weights = field(default_factory=Weights)
@@ -75,18 +73,19 @@ class Searcher:
         device: str | None = None,
         precision: str | None = None,
     ) -> Searcher:
-        index = IndexDir.open_reader(index_dir)
+        retrieval = IndexRetrieval.open(index_dir)
+        index = retrieval.index
         if encoder is None or encoder.name != index.config.encoder:
             try:
                 encoder = load_encoder(index.config.encoder, device=device, precision=precision)
                 check_dimension(index.path, index.config, encoder.name, encoder.dim)
             except BaseException:
-                index.close()
+                retrieval.close()
                 raise
-        return cls(index, encoder)
+        return cls(retrieval, encoder)
 
     def close(self) -> None:
-        self.index.close()
+        self.retrieval.close()
 
     def search(
         self,
@@ -130,8 +129,8 @@ class Searcher:
             raise BadQuery(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         parsed = parse_query(query)
         filters = Filters.make(lang, sources, date_from, date_to)
-        with self.index.snapshot():  # one committed generation for the whole query, whatever writers do
-            self.index.refresh()  # articles committed since the last query are searchable now
+        with self.retrieval.snapshot():  # one committed generation for the whole query, whatever writers do
+            self.retrieval.refresh()  # articles committed since the last query are searchable now
             return self._results(parsed, filters, k, mode, sort, explain, started)
 
     def _results(
@@ -140,7 +139,7 @@ class Searcher:
         hits: list[Hit] = []
         candidates: list[tuple[float, Evidence]] = []
         if not parsed.empty and k > 0:
-            vectors = self._query_vectors(parsed.text) if mode != "lexical" else None
+            vectors = self.query_vectors(parsed.text) if mode != "lexical" else None
             candidates = rank(self.evidence(parsed, filters, mode, max(CANDIDATES, 10 * k), vectors), mode,
                               parsed.lang, self.weights)  # fmt: skip
             hits = self._group(candidates, k)
@@ -154,9 +153,9 @@ class Searcher:
 
     def _held_languages(self) -> list[tuple[str, int]]:
         """The languages the index holds (article counts), read again only when the store has changed."""
-        generation = self.index.store.generation
+        generation = self.retrieval.generation
         if self._languages is None or self._languages[0] != generation:
-            self._languages = (generation, self.index.store.languages())
+            self._languages = (generation, self.retrieval.languages())
         return self._languages[1]
 
     # --- evidence --------------------------------------------------------------------------------
@@ -170,14 +169,17 @@ class Searcher:
         allowed = self._allowed(parsed, filters, mode)
         if allowed is not None and len(allowed) == 0:
             return []
-        dense = self._dense(vectors[0], allowed, n) if vectors is not None else {}
-        lexical = self._lexical(parsed, filters, n) if mode != "semantic" else {}
+        retrieval = self.retrieval
+        dense = retrieval.dense(vectors[0], n, allowed) if vectors is not None else {}
+        lexical = retrieval.lexical(parsed.stems, parsed.phrases, filters, n) if mode != "semantic" else {}
         if parsed.phrases and not parsed.stems and mode != "semantic":
             # A phrase-only query: every passage that contains the phrase is a lexical match.
             lexical = lexical or {int(i): 1.0 for i in allowed[:n]}
         contained = self._containing(parsed, filters, allowed) if mode != "semantic" else set()
-        sentences = self._sentences(vectors[1], filters, allowed) if vectors is not None else []
-        meta = self.index.store.passages(list(dict.fromkeys([*dense, *lexical, *contained])))
+        sentences = []
+        if vectors is not None:
+            sentences = retrieval.nearest_sentences(vectors[1], SENTENCE_CANDIDATES, filters, allowed)
+        meta = retrieval.passages(list(dict.fromkeys([*dense, *lexical, *contained])))
         # Passages that hold a sentence near enough to gain from it join the candidates (the others cannot).
         floor = min(self.weights.sentence_floor, self.weights.same_language_floor)
         spans: dict[str, list[tuple[int, int]]] = {}
@@ -185,12 +187,12 @@ class Searcher:
             if similarity > floor:
                 spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
         allowed_set = set(allowed.tolist()) if allowed is not None else None
-        for passage in self.index.store.passages_of_articles(sorted(spans)):
+        for passage in retrieval.passages_of_articles(sorted(spans)):
             holds = any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
             if holds and (allowed_set is None or passage.id in allowed_set):
                 meta.setdefault(passage.id, passage)
         if vectors is not None:
-            dense.update(self._cosines(vectors[0], [i for i in meta if i not in dense]))
+            dense.update(retrieval.cosines(vectors[0], [i for i in meta if i not in dense]))
         best: dict[int, tuple[float, tuple[int, int]]] = {}
         by_article: dict[str, list[StoredPassage]] = {}
         for passage in meta.values():
@@ -217,82 +219,15 @@ class Searcher:
         A query of phrases only, or any query in ``lexical`` mode, asks for those exact words. Quoted words inside
         a longer query (a pasted sentence that quotes somebody) bind only the query's language: a translation
         cannot contain them, and must still be found."""
-        store = self.index.store
-        where, params = filters.sql()
-        if parsed.phrases:
-            expr = " AND ".join(f"norm : {_fts_string(' '.join(p))}" for p in parsed.phrases)
-            sql = (
-                "SELECT p.id FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                f"JOIN articles a ON a.id = p.article_id WHERE passages_fts MATCH ? AND {where}"
-            )
-            found = [r[0] for r in store.db.execute(sql, [expr, *params])]
-            if parsed.stems and mode != "lexical":
-                sql = (
-                    f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.lang != ? AND {where}"
-                )
-                found += [r[0] for r in store.db.execute(sql, [parsed.lang, *params])]
-            return np.array(sorted(found), dtype=np.int64)
-        if not filters.active:
-            return None
-        sql = f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}"
-        return np.array([r[0] for r in store.db.execute(sql, params)], dtype=np.int64)
+        other = parsed.lang if parsed.phrases and parsed.stems and mode != "lexical" else None
+        return self.retrieval.allowed(filters, parsed.phrases, other_than=other)
 
     def _containing(self, parsed: ParsedQuery, filters: Filters, allowed: np.ndarray | None) -> set[int]:
         """Passages that hold every word of the query, in order (normalised): a pasted quote."""
-        words = parsed.words
-        if len(words) < QUOTE_MIN_WORDS:
+        if len(parsed.words) < QUOTE_MIN_WORDS:
             return set()
-        where, params = filters.sql()
-        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
-        sql = f"SELECT f.rowid FROM passages_fts f {joins}WHERE passages_fts MATCH ? AND {where} LIMIT ?"
-        expr = "norm : " + _fts_string(" ".join(words))
-        found = {int(r[0]) for r in self.index.store.db.execute(sql, [expr, *params, QUOTE_CANDIDATES])}
+        found = self.retrieval.containing(parsed.words, filters, QUOTE_CANDIDATES)
         return found if allowed is None else found & set(allowed.tolist())
-
-    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None, n: int) -> dict[int, float]:
-        scores, ids = self.index.vectors.search(vector, n, allowed)
-        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
-
-    def _lexical(self, parsed: ParsedQuery, filters: Filters, n: int) -> dict[int, float]:
-        expr = parsed.match_expression()
-        if expr is None:
-            return {}
-        where, params = filters.sql()
-        # Without filters the full-text table answers alone (no join per matching row).
-        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
-        sql = (
-            f"SELECT f.rowid, -bm25(passages_fts, 1.0, 0.5) FROM passages_fts f {joins}"
-            f"WHERE passages_fts MATCH ? AND {where} ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT ?"
-        )
-        return {int(r[0]): float(r[1]) for r in self.index.store.db.execute(sql, [expr, *params, n])}
-
-    def _sentences(
-        self, vector: np.ndarray, filters: Filters, allowed: np.ndarray | None, k: int = SENTENCE_CANDIDATES
-    ) -> list[tuple[StoredSentence, float]]:
-        """(sentence, cosine) of the sentences nearest the query's USE vector, within the filters."""
-        within = None
-        if allowed is not None or filters.active:
-            where, params = filters.sql()
-            sql = f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {where}"
-            if not filters.active:  # only quoted phrases restrict: the sentences of the articles that have them
-                articles = {p.article_id for p in self.index.store.passages(allowed.tolist()).values()}
-                sql, params = (
-                    "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))",
-                    [_json_list(articles)],
-                )
-            within = np.array([r[0] for r in self.index.store.db.execute(sql, params)], dtype=np.int64)
-            if len(within) == 0:
-                return []
-        scores, ids = self.index.sentences.search(vector, k, within)
-        found = self.index.store.sentences(ids.tolist())
-        return [(found[i], s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in found]
-
-    def _cosines(self, vector: np.ndarray, ids: list[int]) -> dict[int, float]:
-        """Exact cosines for passages the dense retriever did not return."""
-        if not ids:
-            return {}
-        matrix = self.index.vectors.vectors(ids)
-        return dict(zip(ids, (matrix @ vector).tolist(), strict=True))
 
     def _group(self, scored: list[tuple[float, Evidence]], k: int) -> list[Hit]:
         groups: dict[str, list[tuple[float, StoredPassage]]] = {}
@@ -301,7 +236,7 @@ class Searcher:
             if len(group) < PASSAGES_PER_HIT:
                 group.append((score, evidence.passage))
         chosen = list(groups.items())[:k]
-        articles = self.index.store.articles([a for a, _ in chosen])
+        articles = self.retrieval.articles([a for a, _ in chosen])
         return [_hit(articles[a], group) for a, group in chosen if a in articles]
 
     # --- highlights ------------------------------------------------------------------------------
@@ -328,11 +263,11 @@ class Searcher:
 
     def nearest_sentences(self, query: str, k: int, *, lang: str | None = None) -> list[tuple[StoredSentence, float]]:
         """The ``k`` indexed sentences nearest the query (USE cosine), in any language or in ``lang``."""
-        return self._sentences(self.sentence_query_vector(query), Filters.make(lang), None, k)
+        return self.retrieval.nearest_sentences(self.sentence_query_vector(query), k, Filters.make(lang))
 
     def best_sentence(self, article_id: str, start: int, end: int, use: np.ndarray) -> tuple[Span, float] | None:
         """The indexed sentence of ``article[start:end]`` nearest the query's USE vector, with its cosine."""
-        found = self.index.store.sentences_between(article_id, start, end)
+        found = self.retrieval.sentences_between(article_id, start, end)
         if not found:
             return None
         scores = dequantize(np.vstack([s.vector for s in found])) @ use
@@ -349,14 +284,15 @@ class Searcher:
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's vector from the index's encoder."""
-        return self._query_vectors(parse_query(query).text)[0]
+        return self.query_vectors(parse_query(query).text)[0]
 
     def sentence_query_vector(self, query: str) -> np.ndarray:
         """The query's USE vector, for the sentence index."""
-        return self._query_vectors(parse_query(query).text)[1]
+        return self.query_vectors(parse_query(query).text)[1]
 
-    def _query_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The query's passage-encoder and USE vectors, remembered for the next filter, mode or page."""
+    def query_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The passage-encoder and USE vectors of a parsed query's text (``ParsedQuery.text``), remembered for the
+        next filter, mode or page."""
         if text not in self._query_cache:
             if len(self._query_cache) >= QUERY_CACHE:
                 self._query_cache.pop(next(iter(self._query_cache)))
@@ -376,14 +312,6 @@ def _languages(held: list[tuple[str, int]], hits: list[Hit], scored: list[tuple[
     for lang in articles.values():
         pool[lang] = pool.get(lang, 0) + 1
     return {lang: LanguageCount(shown.get(lang, 0), pool.get(lang, 0)) for lang, _ in sorted(held)}
-
-
-def _json_list(items: set[str]) -> str:
-    return json.dumps(sorted(items), ensure_ascii=False)
-
-
-def _fts_string(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
 
 
 def _hit(article: Article, group: list[tuple[float, StoredPassage]]) -> Hit:

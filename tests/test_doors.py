@@ -84,7 +84,7 @@ def test_bidi_spoof_shows_what_was_matched(spoofed_index: Path, encoder) -> None
         check = check_quote(searcher, "the deal is final")
         assert check.verdict == "normalised"
         match = check.matches[0]
-        page = quote_match_html(match, searcher.index.store.article("spoof").text)
+        page = quote_match_html(match, searcher.retrieval.article("spoof").text)
         card = result_card(searcher.search("deal final")[0], 1)
     finally:
         searcher.close()

@@ -30,7 +30,7 @@ def test_verbatim(searcher):
     assert check.verdict == "verbatim"
     match = check.matches[0]
     assert (match.article_id, match.text) == (SEED, SENTENCE)
-    article = searcher.index.store.article(SEED)
+    article = searcher.retrieval.article(SEED)
     assert article.text[match.start : match.end] == SENTENCE
 
 

@@ -90,7 +90,7 @@ def test_modes(searcher):
 
 
 def test_filters_apply_before_the_cut(searcher):
-    store = searcher.index.store
+    store = searcher.retrieval
     for source, count in store.sources():
         hits = searcher.search("كرة القدم", k=10, sources=[source], explain=0)
         assert len(hits) == min(count, 10), source

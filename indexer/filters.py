@@ -1,4 +1,5 @@
-"""Search filters, as one frozen value that renders itself to a SQL condition over articles ``a``."""
+"""Search filters as one frozen value: language, outlets, an inclusive date range. Each retrieval backend
+renders them in its own terms (``indexer.retrieval``: a SQL condition)."""
 
 from __future__ import annotations
 
@@ -36,23 +37,6 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.lang or self.sources or self.date_from or self.date_to)
-
-    def sql(self) -> tuple[str, list[str]]:
-        """A condition on the ``articles a`` table and its parameters (``1`` when nothing filters)."""
-        parts, params = [], []
-        if self.lang:
-            parts.append("a.lang = ?")
-            params.append(self.lang)
-        if self.sources:
-            parts.append(f"a.source IN ({','.join('?' * len(self.sources))})")
-            params.extend(self.sources)
-        if self.date_from:
-            parts.append("substr(a.date, 1, 10) >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            parts.append("substr(a.date, 1, 10) <= ?")
-            params.append(self.date_to)
-        return (" AND ".join(parts) or "1"), params
 
 
 def _day(value: object) -> str | None:

@@ -1,0 +1,246 @@
+"""What search asks of an index, as one interface (``Retrieval``), and its SQLite + FAISS implementation.
+
+The search side (``search_app``) asks for candidate passage ids under filters and phrases, dense and lexical
+top-n with scores, the sentences nearest a vector, exact cosines, and passages, sentences and articles by id.
+It never sees SQL, FTS5 syntax or FAISS: those live here, so another engine can stand behind the same calls.
+Words given to ``lexical``, ``allowed`` and ``containing`` are normalised (and stemmed) the way the index was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from indexer.filters import Filters
+from indexer.index import IndexDir
+from indexer.records import Article
+from indexer.store import StoredPassage, StoredSentence
+
+__all__ = ["IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
+
+Phrases = Sequence[Sequence[str]]
+PASSAGES_WHERE = "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE"
+
+
+class Retrieval(Protocol):
+    """An index as search sees it. Calls made inside one ``snapshot()`` see one committed state."""
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever what the index holds changes."""
+        ...
+
+    @property
+    def encoder(self) -> str:
+        """The name of the encoder the passage vectors come from."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[object]: ...
+
+    def refresh(self) -> bool:
+        """Catch up with what writers committed (call inside ``snapshot``); True when anything changed."""
+        ...
+
+    def allowed(self, filters: Filters, phrases: Phrases = (), *, other_than: str | None = None) -> np.ndarray | None:
+        """Ids of the passages that pass ``filters`` and contain every phrase (plus, with ``other_than``, every
+        passage not in that language); None when every passage passes."""
+        ...
+
+    def dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """The ``n`` passages nearest ``vector`` (inner product), within ``allowed``."""
+        ...
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Exact inner products of ``vector`` with the given passages."""
+        ...
+
+    def lexical(self, stems: Sequence[str], phrases: Phrases, filters: Filters, n: int) -> dict[int, float]:
+        """BM25 (higher is better) of the ``n`` best passages holding any of ``stems`` and every phrase."""
+        ...
+
+    def containing(self, words: Sequence[str], filters: Filters, limit: int) -> set[int]:
+        """Passages holding ``words`` in order, one after another (normalised forms)."""
+        ...
+
+    def nearest_sentences(
+        self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
+    ) -> list[tuple[StoredSentence, float]]:
+        """(sentence, cosine) of the ``k`` sentences nearest a USE vector, nearest first, within ``filters`` (and,
+        given ``allowed`` passages, within the articles that hold them)."""
+        ...
+
+    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]: ...
+
+    def passages_of_articles(self, article_ids: Sequence[str]) -> list[StoredPassage]: ...
+
+    def sentences_between(self, article_id: str, start: int, end: int) -> list[StoredSentence]: ...
+
+    def article(self, article_id: str) -> Article | None: ...
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]: ...
+
+    def languages(self) -> list[tuple[str, int]]:
+        """(language, articles) for every language the index holds."""
+        ...
+
+    def sources(self) -> list[tuple[str, int]]: ...
+
+    def date_range(self) -> tuple[str | None, str | None]: ...
+
+    def article_count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class IndexRetrieval:
+    """``Retrieval`` over an index directory: SQLite (FTS5 for the lexical side) and FAISS (``IndexDir``)."""
+
+    def __init__(self, index: IndexDir) -> None:
+        self.index = index
+        self.store = index.store
+
+    @classmethod
+    def open(cls, path: str | Path) -> IndexRetrieval:
+        """Open for searching while other processes may write (``IndexDir.open_reader``)."""
+        return cls(IndexDir.open_reader(path))
+
+    @property
+    def generation(self) -> int:
+        return self.store.generation
+
+    @property
+    def encoder(self) -> str:
+        return self.index.config.encoder
+
+    def snapshot(self) -> AbstractContextManager[object]:
+        return self.index.snapshot()
+
+    def refresh(self) -> bool:
+        return self.index.refresh()
+
+    def allowed(self, filters: Filters, phrases: Phrases = (), *, other_than: str | None = None) -> np.ndarray | None:
+        where, params = _where(filters)
+        if phrases:
+            expr = " AND ".join(f"norm : {_fts_string(' '.join(p))}" for p in phrases)
+            sql = (
+                "SELECT p.id FROM passages_fts f JOIN passages p ON p.id = f.rowid "
+                f"JOIN articles a ON a.id = p.article_id WHERE passages_fts MATCH ? AND {where}"
+            )
+            found = [r[0] for r in self.store.db.execute(sql, [expr, *params])]
+            if other_than is not None:
+                sql = f"{PASSAGES_WHERE} p.lang != ? AND {where}"
+                found += [r[0] for r in self.store.db.execute(sql, [other_than, *params])]
+            return np.array(sorted(found), dtype=np.int64)
+        if not filters.active:
+            return None
+        sql = f"{PASSAGES_WHERE} {where}"
+        return np.array([r[0] for r in self.store.db.execute(sql, params)], dtype=np.int64)
+
+    def dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        scores, ids = self.index.vectors.search(vector, n, allowed)
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        if not ids:
+            return {}
+        matrix = self.index.vectors.vectors(list(ids))
+        return dict(zip(ids, (matrix @ vector).tolist(), strict=True))
+
+    def lexical(self, stems: Sequence[str], phrases: Phrases, filters: Filters, n: int) -> dict[int, float]:
+        parts = ["stemmed : (" + " OR ".join(_fts_string(s) for s in stems) + ")"] if stems else []
+        parts += ["norm : " + _fts_string(" ".join(p)) for p in phrases]
+        if not parts:
+            return {}
+        where, params = _where(filters)
+        # Without filters the full-text table answers alone (no join per matching row).
+        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        sql = (
+            f"SELECT f.rowid, -bm25(passages_fts, 1.0, 0.5) FROM passages_fts f {joins}"
+            f"WHERE passages_fts MATCH ? AND {where} ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT ?"
+        )
+        return {int(r[0]): float(r[1]) for r in self.store.db.execute(sql, [" AND ".join(parts), *params, n])}
+
+    def containing(self, words: Sequence[str], filters: Filters, limit: int) -> set[int]:
+        if not words:
+            return set()
+        where, params = _where(filters)
+        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        sql = f"SELECT f.rowid FROM passages_fts f {joins}WHERE passages_fts MATCH ? AND {where} LIMIT ?"
+        expr = "norm : " + _fts_string(" ".join(words))
+        return {int(r[0]) for r in self.store.db.execute(sql, [expr, *params, limit])}
+
+    def nearest_sentences(
+        self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
+    ) -> list[tuple[StoredSentence, float]]:
+        within = None
+        if allowed is not None or filters.active:
+            where, params = _where(filters)
+            sql = f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {where}"
+            if not filters.active and allowed is not None:  # only phrases restrict: the articles that have them
+                articles = {p.article_id for p in self.store.passages(allowed.tolist()).values()}
+                sql = "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))"
+                params = [json.dumps(sorted(articles), ensure_ascii=False)]
+            within = np.array([r[0] for r in self.store.db.execute(sql, params)], dtype=np.int64)
+            if len(within) == 0:
+                return []
+        scores, ids = self.index.sentences.search(vector, k, within)
+        found = self.store.sentences(ids.tolist())
+        return [(found[i], s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in found]
+
+    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        return self.store.passages(ids)
+
+    def passages_of_articles(self, article_ids: Sequence[str]) -> list[StoredPassage]:
+        return self.store.passages_of_articles(article_ids)
+
+    def sentences_between(self, article_id: str, start: int, end: int) -> list[StoredSentence]:
+        return self.store.sentences_between(article_id, start, end)
+
+    def article(self, article_id: str) -> Article | None:
+        return self.store.article(article_id)
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        return self.store.articles(ids)
+
+    def languages(self) -> list[tuple[str, int]]:
+        return self.store.languages()
+
+    def sources(self) -> list[tuple[str, int]]:
+        return self.store.sources()
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return self.store.date_range()
+
+    def article_count(self) -> int:
+        return self.store.count("articles")
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def _where(filters: Filters) -> tuple[str, list[str]]:
+    """The filters as a condition on ``articles a`` and its parameters (``1`` when nothing filters)."""
+    parts, params = [], []
+    if filters.lang:
+        parts.append("a.lang = ?")
+        params.append(filters.lang)
+    if filters.sources:
+        parts.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+        params.extend(filters.sources)
+    if filters.date_from:
+        parts.append("substr(a.date, 1, 10) >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        parts.append("substr(a.date, 1, 10) <= ?")
+        params.append(filters.date_to)
+    return (" AND ".join(parts) or "1"), params
+
+
+def _fts_string(text: str) -> str:
+    """``text`` as one FTS5 string: whatever it holds is words, never query syntax."""
+    return '"' + text.replace('"', '""') + '"'
