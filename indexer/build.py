@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -118,9 +118,11 @@ def index_sources(
     on_problem: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     loaded_encoder: Encoder | None = None,
+    ray: bool = False,
 ) -> BuildReport:
     """Index ``sources`` into ``index_dir``, creating it with ``encoder`` if it does not exist; the encoder runs
-    on ``device`` in ``precision`` (default: what the machine does fastest, ``indexer.encoders.resolve_runtime``)."""
+    on ``device`` in ``precision`` (default: what the machine does fastest, ``indexer.encoders.resolve_runtime``).
+    ``ray``: embed with a pool of Ray Data actors (``indexer.distributed``), to the same vectors."""
     started = time.perf_counter()
     report = BuildReport()
 
@@ -142,7 +144,7 @@ def index_sources(
         from indexer.runtime import resolve_runtime
 
         resolve_runtime(device, precision)  # an unavailable runtime fails before anything is written
-    runtime = RuntimeChoice(device, precision)
+    runtime = RuntimeChoice(device, precision, ray)
     if not (Path(index_dir) / CONFIG_FILE).is_file():  # an unknown encoder fails before the directory exists
         loaded_encoder = _encoder_for_new_index(encoder, loaded_encoder, runtime)
     with write_lock(Path(index_dir)):
@@ -231,18 +233,14 @@ def _write(
     if not todo:
         return
     total = sum(_units(p) for p in todo)
-    bar = tqdm(total=total, unit="passage", disable=not progress, desc="indexing", dynamic_ncols=True)
     usable = loaded if loaded is not None and loaded.name == index.config.encoder else None
     embedder = _Embedder(index, report, usable, runtime)
+    if runtime.ray:
+        embedder.planned = _embed_with_ray(embedder, todo, report)
+    bar = tqdm(total=total, unit="passage", disable=not progress, desc="indexing", dynamic_ncols=True)
     writer = _Writer(index, report)
-    batch: list[_Pending] = []
     try:
-        for pending in todo:
-            batch.append(pending)
-            if sum(_units(p) for p in batch) >= BATCH_PASSAGES:
-                _embed_and_write(embedder, writer, batch, bar)
-                batch = []
-        if batch:
+        for batch in _batches(todo):
             _embed_and_write(embedder, writer, batch, bar)
     finally:
         try:
@@ -251,8 +249,57 @@ def _write(
             embedder.close()
             bar.close()
             index.save_vectors()
-    if embedder.encoder is not None:
+    if embedder.encoder is not None and not report.runtime:  # with --ray, what the actors ran on is said already
         report.runtime = str(embedder.encoder.runtime)
+
+
+def _batches(todo: list[_Pending]) -> Iterator[list[_Pending]]:
+    """``todo`` in batches of about BATCH_PASSAGES passages, in order."""
+    batch: list[_Pending] = []
+    for pending in todo:
+        batch.append(pending)
+        if sum(_units(p) for p in batch) >= BATCH_PASSAGES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _embed_with_ray(embedder: _Embedder, todo: list[_Pending], report: BuildReport) -> dict[str, np.ndarray]:
+    """Plan the run's encoder calls as the single-process path would make them, batch by batch (what neither
+    SQLite nor an earlier batch holds), run them on Ray Data actors, and return every vector by text hash."""
+    from indexer.distributed import Group, embed_groups
+    from indexer.runtime import resolve_runtime
+
+    groups: list[Group] = []
+    seen: dict[str, set[str]] = {"passage": set(), "sentence": set()}
+    stored = {"passage": embedder.reader.vectors_by_hash, "sentence": embedder.reader.sentence_vectors_by_hash}
+    for batch in _batches(todo):
+        texts = {
+            "passage": [p.text for pending in batch for p in pending.passages],
+            "sentence": [pending.article.text[a:b] for pending in batch for a, b in pending.sentences],
+        }
+        for kind, kind_texts in texts.items():
+            hashes = [sha1(t) for t in kind_texts]
+            known = stored[kind]([h for h in hashes if h not in seen[kind]])
+            fresh = list(dict.fromkeys(h for h in hashes if h not in seen[kind] and h not in known))
+            first = {h: i for i, h in reversed(list(enumerate(hashes)))}
+            if fresh:
+                groups.append(Group(kind, [kind_texts[first[h]] for h in fresh]))
+                seen[kind].update(fresh)
+    if not groups:
+        return {}
+    runtime = embedder.runtime
+    started = time.perf_counter()
+    vectors = embed_groups(
+        groups, embedder.index.config.encoder, device=runtime.device, precision=runtime.precision,
+        work_dir=embedder.index.path,
+    )  # fmt: skip
+    report.embed_seconds += time.perf_counter() - started
+    report.runtime = f"{resolve_runtime(runtime.device, runtime.precision)} on Ray Data actors"
+    return {
+        sha1(t): v for group, rows in zip(groups, vectors, strict=True) for t, v in zip(group.texts, rows, strict=True)
+    }
 
 
 def _units(pending: _Pending) -> int:
@@ -289,6 +336,7 @@ class _Embedder:
         self.reader = Store(index.path / DATABASE_FILE, readonly=True)
         self.recent: dict[str, np.ndarray] = {}
         self.recent_sentences: dict[str, np.ndarray] = {}
+        self.planned: dict[str, np.ndarray] = {}  # vectors embedded ahead of the batches (``--ray``), by text hash
 
     def embed(self, batch: list[_Pending]) -> _Embedded:
         texts = [p.text for pending in batch for p in pending.passages]
@@ -329,6 +377,9 @@ class _Embedder:
         return (np.vstack([known[h] for h in hashes]) if hashes else np.zeros((0, 0))), len(todo)
 
     def _passages(self, texts: list[str]) -> np.ndarray:
+        planned = self._planned(texts)
+        if planned is not None:
+            return planned
         if self.encoder is None:
             from indexer.encoders import load_encoder
 
@@ -342,6 +393,9 @@ class _Embedder:
         return vectors
 
     def _sentences(self, texts: list[str]) -> np.ndarray:
+        planned = self._planned(texts)
+        if planned is not None:
+            return planned
         if self.sentence_encoder is None:
             from indexer.encoders import SentenceEncoder
 
@@ -353,6 +407,11 @@ class _Embedder:
         codes = quantize(self.sentence_encoder.encode(texts))
         self.report.sentence_seconds += time.perf_counter() - started
         return codes
+
+    def _planned(self, texts: list[str]) -> np.ndarray | None:
+        """The vectors embedded ahead for ``texts``, when every one of them was (else None: embed here)."""
+        found = [self.planned.get(sha1(t)) for t in texts] if self.planned else []
+        return np.vstack(found) if found and all(v is not None for v in found) else None
 
     def close(self) -> None:
         self.reader.close()

@@ -76,10 +76,12 @@ def _shown(value: object) -> str:
 
 @dataclass(frozen=True)
 class RuntimeChoice:
-    """``--device`` / ``--precision`` as asked; None lets the machine choose (``encoders.resolve_runtime``)."""
+    """``--device`` / ``--precision`` as asked (None lets the machine choose, ``encoders.resolve_runtime``), and
+    ``--ray``: embed on Ray Data actors."""
 
     device: str | None = None
     precision: str | None = None
+    ray: bool = False
 
 
 def read_config(index_dir: Path) -> IndexConfig:

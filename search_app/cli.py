@@ -66,6 +66,12 @@ def cli() -> None:
     "or st:NAME_OR_PATH for any sentence-transformers model.",
 )
 @runtime_options
+@click.option(
+    "--ray",
+    "use_ray",
+    is_flag=True,
+    help="Embed on a local pool of Ray Data actors (needs: pip install 'ray[data]'); the same vectors as without.",
+)
 @click.option("--strict", is_flag=True, help="Exit non-zero if any record was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-record messages.")
 def index_cmd(
@@ -74,6 +80,7 @@ def index_cmd(
     encoder: str | None,
     device: str | None,
     precision: str | None,
+    use_ray: bool,
     strict: bool,
     quiet: bool,
 ) -> None:
@@ -98,6 +105,7 @@ def index_cmd(
             progress=not quiet,
             on_problem=say,
             on_warning=lambda m: say(f"warning: {m}"),
+            ray=use_ray,
         )
     except SahafaError as exc:
         _fail(exc)

@@ -79,7 +79,7 @@ def test_every_command_has_help() -> None:
 
 def test_index_help_documents_its_options() -> None:
     text = run("index", "--help").stdout
-    for option in ("--index", "--encoder", "--strict", "--quiet"):
+    for option in ("--index", "--encoder", "--ray", "--strict", "--quiet"):
         assert re.search(rf"^  (-\w, )?{option}\b.*\S", text, re.M), option
     assert "st:NAME_OR_PATH" in text and "[default: index]" in text
 
