@@ -13,7 +13,7 @@ SYNTHETIC ?= 100000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability chromium clean
+.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability bench-ann chromium clean
 
 install: $(STAMP)
 
@@ -57,6 +57,9 @@ bench-search: install
 
 bench-reliability: install
 	$(BIN)/python -m bench.reliability
+
+bench-ann: install
+	$(BIN)/python -m bench.ann
 
 clean:
 	rm -rf $(INDEX) bench-out tests/artifacts
