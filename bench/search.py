@@ -91,6 +91,9 @@ class _CachedVectors:
     def __init__(self, vectors: dict) -> None:
         self.vectors = vectors
 
+    def __len__(self) -> int:
+        return 0  # no modules of its own: ``Encoder`` calls ``encode``
+
     def encode(self, texts: list[str], **kwargs: object):  # noqa: ANN201
         import numpy as np
 

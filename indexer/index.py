@@ -120,26 +120,37 @@ class IndexDir:
         return self.sentences
 
     def _saved(self, kind: type[V], name: str, stamp_name: str, dim: int, table: str) -> V | None:
-        """The saved FAISS file when its stamp names the store's generation and it holds one vector per row."""
+        """The saved FAISS file when its stamp names the store's generation, it holds one vector per row and its
+        kind still suits its size."""
         loaded = kind.load(self.path, name, stamp_name, dim)
         if loaded is None:
             return None
         vectors, stamp = loaded
         generation = self.store.generation
-        if stamp.get("generation") != generation or vectors.size != self.store.count(table):
+        if stamp.get("generation") != generation or vectors.size != self.store.count(table) or not vectors.fits():
             return None
         vectors.generation = generation
+        return self._attached(vectors, table)
+
+    def _attached(self, vectors: V, table: str) -> V:
+        """``vectors`` reading its rows' stored vectors from this index's store (to re-rank an IVF exactly)."""
+        store, dtype, dim = self.store, vectors.DTYPE, vectors.dim
+        vectors.exact_rows = lambda ids: store.row_vectors(table, ids, dtype, dim)
         return vectors
 
+    def _rebuilt(self, kind: type[V], dim: int, table: str) -> V:
+        """An index of every vector ``table`` holds, read from SQLite in chunks."""
+        built = kind.build_from(
+            dim, self.store.count(table), lambda: self.store.iter_row_vectors(table, kind.DTYPE, dim)
+        )
+        built.generation = self.store.generation
+        return self._attached(built, table)
+
     def _rebuild_sentences(self) -> None:
-        ids, codes = self.store.all_sentence_vectors(SENTENCE_DIM)
-        self.sentences = SentenceVectors.build(SENTENCE_DIM, ids, codes)
-        self.sentences.generation = self.store.generation
+        self.sentences = self._rebuilt(SentenceVectors, SENTENCE_DIM, "sentences")
 
     def _rebuild_vectors(self) -> None:
-        ids, matrix = self.store.all_vectors(self.config.dim)
-        self.vectors = VectorIndex.build(self.config.dim, ids, matrix)
-        self.vectors.generation = self.store.generation
+        self.vectors = self._rebuilt(VectorIndex, self.config.dim, "passages")
 
     def save_vectors(self) -> None:
         """Save both FAISS files, each stamped with the generation it holds (not the store's, which may be ahead)."""
@@ -147,11 +158,13 @@ class IndexDir:
         self._save_sentences()
 
     def _save_passages(self) -> None:
-        if self.vectors.needs_rebuild:
+        if not self.vectors.fits():  # grown past (or shrunk below) what its kind suits: rebuilt as the right kind
             self._rebuild_vectors()
         self.vectors.save(self.path, VECTORS_FILE, VECTORS_STAMP, self.vectors.generation)
 
     def _save_sentences(self) -> None:
+        if not self.sentences.fits():
+            self._rebuild_sentences()
         self.sentences.save(self.path, SENTENCES_FILE, SENTENCES_STAMP, self.sentences.generation)
 
     def disk_bytes(self) -> int:

@@ -237,6 +237,37 @@ class Store:
             vectors[i] = np.frombuffer(row["vector"], dtype=np.float32)
         return ids, vectors
 
+    def row_vectors(self, table: str, ids: Sequence[int], dtype: type, dim: int) -> np.ndarray:
+        """The stored vectors (``passages``: float32, ``sentences``: int8 codes) of ``ids``, one row each in the
+        order given; a missing id is an error (the caller's ids come from an index of this generation)."""
+        rows = np.empty((len(ids), dim), dtype=dtype)
+        position = {int(i): k for k, i in enumerate(ids)}
+        wanted = list(position)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            sql = f"SELECT id, vector FROM {_table(table)} WHERE id IN ({','.join('?' * len(chunk))})"
+            for row in self.db.execute(sql, chunk):
+                rows[position[row[0]]] = np.frombuffer(row[1], dtype=dtype)
+                del position[row[0]]
+        if position:
+            raise KeyError(f"{table} rows missing: {sorted(position)[:5]}")
+        return rows
+
+    def iter_row_vectors(
+        self, table: str, dtype: type, dim: int, chunk: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of every row of ``table`` in id order, ``chunk`` rows at a time (bounded memory)."""
+        sql = f"SELECT id, vector FROM {_table(table)} WHERE id > ? ORDER BY id LIMIT ?"
+        last = -1
+        while True:
+            rows = self.db.execute(sql, (last, chunk)).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=dtype).reshape(len(rows), dim)
+            yield ids, vectors
+            last = int(ids[-1])
+
     def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored int8 vectors of sentences whose text hash is in ``hashes``."""
         found: dict[str, np.ndarray] = {}
@@ -408,6 +439,12 @@ class Store:
             )
             ids.append(passage_id)
         return ids
+
+
+def _table(name: str) -> str:
+    if name not in ("passages", "sentences"):
+        raise ValueError(f"no vectors in table {name!r}")
+    return name
 
 
 def _article(row: sqlite3.Row) -> Article:

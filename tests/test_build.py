@@ -19,6 +19,7 @@ from indexer.index import IndexDir
 from indexer.normalize import stemmed
 from indexer.passages import split_passages
 from indexer.records import Article
+from indexer.sentences import SCALE
 from indexer.vectors import VectorIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -343,29 +344,66 @@ def test_vector_index_add_remove_search_save_load(tmp_path: Path) -> None:
     assert [len(a) for a in empty.search(vectors[0], 3)] == [0, 0]
 
 
-def test_hnsw_past_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+def clustered_vectors(count: int, dim: int = 8, seed: int = 1) -> np.ndarray:
+    """Unit vectors around 20 centres: the shape real passage vectors have, which an IVF relies on."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, dim))
+    vectors = centres[rng.integers(0, 20, count)] + 0.3 * rng.standard_normal((count, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_past_the_threshold_reranks_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import indexer.vectors
 
-    monkeypatch.setattr(indexer.vectors, "HNSW_THRESHOLD", 10)
-    vectors = unit_vectors(30, seed=1)
-    index = VectorIndex.build(8, np.arange(30), vectors)
-    assert index.kind == "hnsw"
-    assert index.search(vectors[7], 1)[1][0] == 7
-    index.remove([7])
-    assert index.needs_rebuild and index.size == 30
+    monkeypatch.setattr(indexer.vectors, "EXACT_BELOW", 500)
+    vectors = clustered_vectors(2000)
+    ids = np.arange(2000, dtype=np.int64) * 3 + 1  # row ids are not positions
+    index = VectorIndex.build(8, ids, vectors)
+    assert index.kind == "ivf" and index.approximate and index.fits()
+    index.exact_rows = lambda wanted: vectors[(np.asarray(wanted) - 1) // 3]
+    query = vectors[7]
+    scores, found = index.search(query, 10)
+    truth = np.argsort(-(vectors @ query))[:10] * 3 + 1
+    assert found[0] == 22 and scores[0] == pytest.approx(1.0, abs=1e-5)  # exact scores, not quantised ones
+    assert len(set(found) & set(truth)) >= 9
+    np.testing.assert_allclose(scores, vectors[(found - 1) // 3] @ query, rtol=1e-6)
+    small = ids[::200]  # a filter this narrow is searched exactly over the stored vectors
+    _, found = index.search(query, 5, small)
+    np.testing.assert_array_equal(found, small[np.argsort(-(vectors[::200] @ query))[:5]])
+    wide = ids[::2]  # a wide one probes more lists and never returns an id outside it
+    _, found = index.search(query, 10, wide)
+    assert set(found) <= set(wide) and len(found) == 10
+    np.testing.assert_allclose(index.vectors([22, 1]), vectors[[7, 0]])
+    index.remove([22])
+    assert index.size == 1999 and 22 not in index.search(query, 10)[1]
+    index.save(tmp_path, VECTORS_FILE, VECTORS_STAMP, 3)
+    loaded, stamp = VectorIndex.load(tmp_path, VECTORS_FILE, VECTORS_STAMP, 8)
+    assert stamp["kind"] == "ivf" and loaded.kind == "ivf" and loaded.size == 1999
+    monkeypatch.setattr(indexer.vectors, "EXACT_BELOW", 10_000)
+    assert not loaded.fits()  # shrunk (here: the threshold grew) below half the threshold: rebuilt as flat
 
 
-def test_hnsw_index_is_rebuilt_after_a_delete(small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ivf_indexes_are_built_read_and_kept_in_step(
+    small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import indexer.vectors
 
     index, _ = small
-    monkeypatch.setattr(indexer.vectors, "HNSW_THRESHOLD", 1)
-    (index / VECTORS_FILE).unlink()  # the next open rebuilds FAISS from SQLite, now as HNSW
+    monkeypatch.setattr(indexer.vectors, "EXACT_BELOW", 2)
+    (index / VECTORS_FILE).unlink()  # the next open rebuilds both FAISS indexes from SQLite, now as IVFs
     opened = IndexDir.open(index)
-    assert opened.vectors.kind == "hnsw"
+    assert (opened.vectors.kind, opened.sentences.kind) == ("ivf", "ivf")
+    assert_agrees(index)
     opened.close()
     assert delete_articles(index, ["reuters-00219"]) == (["reuters-00219"], [])
     assert assert_agrees(index)["passages"] == 4
+    reader = IndexDir.open_reader(index)
+    sentence = reader.store.sentences(list(range(1, 400)))
+    some = next(iter(sentence.values()))
+    code = reader.store.row_vectors("sentences", [some.id], np.int8, 512)[0]
+    scores, found = reader.sentences.search(code / np.linalg.norm(code), 3)
+    assert found[0] == some.id and scores[0] == pytest.approx(np.linalg.norm(code) / SCALE, rel=1e-3)
+    reader.close()
 
 
 def test_one_writer_at_a_time(small: tuple[Path, Path], encoder) -> None:
