@@ -118,11 +118,13 @@ def index_sources(
     on_problem: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     loaded_encoder: Encoder | None = None,
+    sentence_encoder: SentenceEncoder | None = None,
     ray: bool = False,
 ) -> BuildReport:
     """Index ``sources`` into ``index_dir``, creating it with ``encoder`` if it does not exist; the encoder runs
     on ``device`` in ``precision`` (default: what the machine does fastest, ``indexer.encoders.resolve_runtime``).
-    ``ray``: embed with a pool of Ray Data actors (``indexer.distributed``), to the same vectors."""
+    ``ray``: embed with a pool of Ray Data actors (``indexer.distributed``), to the same vectors.
+    ``sentence_encoder``: what embeds sentences (default: USE, sharing the passage encoder's when it has one)."""
     started = time.perf_counter()
     report = BuildReport()
 
@@ -148,7 +150,10 @@ def index_sources(
     if not (Path(index_dir) / CONFIG_FILE).is_file():  # an unknown encoder fails before the directory exists
         loaded_encoder = _encoder_for_new_index(encoder, loaded_encoder, runtime)
     with write_lock(Path(index_dir)):
-        _index_locked(articles, Path(index_dir), report, bad, encoder, passages, progress, loaded_encoder, runtime)
+        _index_locked(
+            articles, Path(index_dir), report, bad, encoder, passages, progress, loaded_encoder, runtime,
+            sentence_encoder,
+        )  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
 
@@ -163,6 +168,7 @@ def _index_locked(
     progress: bool,
     loaded_encoder: Encoder | None,
     runtime: RuntimeChoice,
+    sentence_encoder: SentenceEncoder | None = None,
 ) -> None:
     index, loaded_encoder = _open_for_writing(index_dir, encoder, passages, loaded_encoder, runtime)
     try:
@@ -182,7 +188,7 @@ def _index_locked(
                 continue
             todo.append(_Pending(article, *hashes, split_passages(article, settings), split_sentences(article.text)))
         todo += _sentences_due(index.store, {p.article.id for p in todo})
-        _write(index, todo, report, progress, loaded_encoder, runtime)
+        _write(index, todo, report, progress, loaded_encoder, runtime, sentence_encoder)
         if report.runtime:
             with index.store.transaction():
                 index.store.set_meta(LAST_BUILD, json.dumps(report.last_build(), ensure_ascii=False))
@@ -223,6 +229,7 @@ def _write(
     progress: bool,
     loaded: Encoder | None,
     runtime: RuntimeChoice,
+    sentence_encoder: SentenceEncoder | None = None,
 ) -> None:
     """Embed and commit ``todo`` in batches of about ``BATCH_PASSAGES`` passages.
 
@@ -234,7 +241,7 @@ def _write(
         return
     total = sum(_units(p) for p in todo)
     usable = loaded if loaded is not None and loaded.name == index.config.encoder else None
-    embedder = _Embedder(index, report, usable, runtime)
+    embedder = _Embedder(index, report, usable, runtime, sentence_encoder)
     if runtime.ray:
         embedder.planned = _embed_with_ray(embedder, todo, report)
     bar = tqdm(total=total, unit="passage", disable=not progress, desc="indexing", dynamic_ncols=True)
@@ -330,9 +337,16 @@ class _Embedder:
 
     RECENT = 20_000  # vectors embedded by this run, kept for repeated passages (wire copy run by many outlets)
 
-    def __init__(self, index: IndexDir, report: BuildReport, encoder: Encoder | None, runtime: RuntimeChoice) -> None:
+    def __init__(
+        self,
+        index: IndexDir,
+        report: BuildReport,
+        encoder: Encoder | None,
+        runtime: RuntimeChoice,
+        sentence_encoder: SentenceEncoder | None = None,
+    ) -> None:
         self.index, self.report, self.encoder, self.runtime = index, report, encoder, runtime
-        self.sentence_encoder: SentenceEncoder | None = None
+        self.sentence_encoder = sentence_encoder
         self.reader = Store(index.path / DATABASE_FILE, readonly=True)
         self.recent: dict[str, np.ndarray] = {}
         self.recent_sentences: dict[str, np.ndarray] = {}

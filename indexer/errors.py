@@ -25,6 +25,14 @@ class MissingDependency(SahafaError):
     """An optional package that this feature needs is not installed."""
 
 
+class BadBackend(SahafaError):
+    """A ``--backend`` address is malformed or names an engine Sahafa cannot use."""
+
+
+class BackendUnavailable(SahafaError):
+    """The search backend (a Milvus server) cannot be reached, or refused a request."""
+
+
 class IndexLocked(SahafaError):
     """Another process is writing to the index."""
 

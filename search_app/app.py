@@ -1,8 +1,9 @@
 """The Sahafa page: search press coverage in Arabic or English, read an article, check a quote.
 
 A thin Streamlit shell over search.py, quotes.py, views.py and export.py. Serve it with
-``sahafa serve --index DIR``, or ``streamlit run search_app/app.py -- --index DIR``; without ``--index`` it
-reads ``$SAHAFA_INDEX``, then ``index``. Every setting lives in the URL, so a copied address reproduces the
+``sahafa serve --index DIR`` (or ``--backend milvus://HOST:PORT/COLLECTION``), or
+``streamlit run search_app/app.py -- --index DIR``; without either it reads ``$SAHAFA_BACKEND``, then
+``$SAHAFA_INDEX``, then ``index``. Every setting lives in the URL, so a copied address reproduces the
 page: ``?q=…&mode=…&lang=…&outlet=…&from=…&to=…&sort=…`` (bound widgets), ``article=ID`` and ``page=quote``.
 """
 
@@ -38,11 +39,14 @@ SCROLL = (
 
 
 def index_dir() -> str:
-    """``--index DIR`` after ``--`` on the command line, else ``$SAHAFA_INDEX``, else ``index``."""
+    """What to search: ``--backend milvus://…`` after ``--`` on the command line, else ``--index DIR``, else
+    ``$SAHAFA_BACKEND``, else ``$SAHAFA_INDEX``, else ``index``. ``Searcher.open`` takes either."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--index")
+    parser.add_argument("--backend")
     known, _ = parser.parse_known_args()
-    return known.index or os.environ.get("SAHAFA_INDEX") or "index"
+    chosen = known.backend or known.index
+    return chosen or os.environ.get("SAHAFA_BACKEND") or os.environ.get("SAHAFA_INDEX") or "index"
 
 
 @st.cache_resource(show_spinner="Opening the index and loading the encoder…")
@@ -271,7 +275,9 @@ def main() -> None:
     languages = ", ".join(f"{LANGS_BY_CODE.get(code, code)} {n}" for code, n in store.languages())
     st.sidebar.caption(f"Index: {store.article_count()} articles ({languages or 'none'})")
     if store.article_count() == 0:
-        st.info(f"The index at `{path}` is empty: add articles with `sahafa index SOURCE... --index {path}`.")
+        where = f"--index DIR --backend {path}" if "://" in path else f"--index {path}"
+        add = f"sahafa index SOURCE... {where}"
+        st.info(f"The index at `{path}` is empty: add articles with `{add}`.")
         return
     if page == "quote":
         quote_page(path, searcher)

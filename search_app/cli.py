@@ -22,6 +22,17 @@ def index_option(help: str = "Index directory.") -> Callable[[Callable[..., None
     )
 
 
+def backend_option(help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``--backend milvus://HOST:PORT/COLLECTION`` option."""
+    return click.option("--backend", default=None, metavar="milvus://HOST:PORT/COLLECTION", help=help)
+
+
+SEARCH_BACKEND = (
+    "Search the index synced into this Milvus collection (sahafa sync) instead of --index; a token for a server "
+    "with authentication is read from $SAHAFA_MILVUS_TOKEN."
+)
+
+
 def runtime_options(command: Callable[..., None]) -> Callable[..., None]:
     """``--device`` and ``--precision``: where the encoder runs (default: chosen by the machine)."""
     command = click.option(
@@ -74,6 +85,10 @@ def cli() -> None:
 )
 @click.option("--strict", is_flag=True, help="Exit non-zero if any record was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-record messages.")
+@backend_option(
+    "Then sync the index into this Milvus collection (as sahafa sync does); a token for a server with "
+    "authentication is read from $SAHAFA_MILVUS_TOKEN."
+)
 def index_cmd(
     sources: tuple[Path, ...],
     index_dir: Path,
@@ -83,13 +98,18 @@ def index_cmd(
     use_ray: bool,
     strict: bool,
     quiet: bool,
+    backend: str | None,
 ) -> None:
     """Index SOURCES (JSONL, CSV, .txt/.html files or folders) into an index directory.
 
     Indexing again embeds only new or changed articles; an interrupted run leaves the index at its
-    last committed batch, and running the same command again completes it.
+    last committed batch, and running the same command again completes it. With --backend, the index
+    is then synced into Milvus (only what changed since the last sync).
     """
     from indexer.build import index_sources
+
+    if backend is not None:
+        _checked_backend(backend)  # a malformed address fails before anything is indexed
 
     def say(message: str) -> None:
         if not quiet:
@@ -112,8 +132,49 @@ def index_cmd(
     click.echo(report.summary())
     if report.runtime and not quiet:
         click.echo(f"encoder ran on {report.runtime}", err=True)
+    if backend is not None:
+        _sync(index_dir, backend, quiet)
     if strict and report.skipped:
         raise click.ClickException(f"--strict: {report.skipped} record(s) skipped")
+
+
+def _checked_backend(backend: str) -> None:
+    from indexer.milvus import parse_backend
+
+    try:
+        parse_backend(backend)
+    except SahafaError as exc:
+        _fail(exc)
+
+
+def _sync(index_dir: Path, backend: str, quiet: bool) -> None:
+    """Sync the index into Milvus and say what was written."""
+    from indexer.milvus_sync import sync_index
+
+    try:
+        report = sync_index(index_dir, backend, progress=not quiet)
+    except SahafaError as exc:
+        _fail(exc)
+    for problem in report.problems:
+        click.echo(terminal(f"warning: {problem}"), err=True)
+    click.echo(terminal(report.summary()))
+
+
+@cli.command("sync")
+@index_option("Index directory to copy.")
+@click.option(
+    "--backend", required=True, metavar="milvus://HOST:PORT/COLLECTION",
+    help="Milvus server and collection name; a token for a server with authentication is read from "
+    "$SAHAFA_MILVUS_TOKEN.",
+)  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def sync_cmd(index_dir: Path, backend: str, quiet: bool) -> None:
+    """Copy an index directory into Milvus, for search from there (sahafa search --backend).
+
+    Only articles that are new, changed or deleted since the last sync are written; the collections
+    record the index's generation, encoder and normaliser.
+    """
+    _sync(index_dir, backend, quiet)
 
 
 @cli.command("delete")
@@ -168,12 +229,14 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='Batch: a JSONL file of {"qid", "query"} objects; one JSON line out per input line.',
 )
+@backend_option(SEARCH_BACKEND)
 @runtime_options
 def search_cmd(
     query: str | None,
     index_dir: Path,
     queries: Path | None,
     as_json: bool,
+    backend: str | None,
     device: str | None,
     precision: str | None,
     **options: object,
@@ -193,7 +256,7 @@ def search_cmd(
     _one_encoder_thread()
     options["sources"] = list(options["sources"])  # type: ignore[call-overload]
     try:
-        searcher = Searcher.open(index_dir, device=device, precision=precision)
+        searcher = Searcher.open(index_dir, backend=backend, device=device, precision=precision)
         if queries is not None:
             for line in run_batch(searcher, queries, options):
                 click.echo(json_line(line))
@@ -215,8 +278,11 @@ def search_cmd(
 @click.argument("text")
 @index_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@backend_option(SEARCH_BACKEND)
 @runtime_options
-def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, precision: str | None) -> None:
+def quote_cmd(
+    text: str, index_dir: Path, as_json: bool, backend: str | None, device: str | None, precision: str | None
+) -> None:
     """Check a quote: verbatim, normalised, close, translation, paraphrase or not found; sources earliest first."""
     from search_app.output import quote_json, quote_text
     from search_app.quotes import check_quote
@@ -224,7 +290,7 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, pre
 
     _one_encoder_thread()
     try:
-        check = check_quote(Searcher.open(index_dir, device=device, precision=precision), text)
+        check = check_quote(Searcher.open(index_dir, backend=backend, device=device, precision=precision), text)
     except SahafaError as exc:
         _fail(exc)
     click.echo(json_line(quote_json(check)) if as_json else quote_text(check))
@@ -233,13 +299,19 @@ def quote_cmd(text: str, index_dir: Path, as_json: bool, device: str | None, pre
 @cli.command("serve")
 @index_option("Index directory to serve.")
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
+@backend_option("Serve the index synced into this Milvus collection instead of --index (token: $SAHAFA_MILVUS_TOKEN).")
 @runtime_options
-def serve_cmd(index_dir: Path, port: int, device: str | None, precision: str | None) -> None:
+def serve_cmd(index_dir: Path, port: int, backend: str | None, device: str | None, precision: str | None) -> None:
     """Serve the search page (Streamlit) on http://127.0.0.1:PORT; Ctrl+C stops it."""
-    from indexer.retrieval import IndexRetrieval
-
     try:
-        IndexRetrieval.open(index_dir).close()  # as the page opens it: never writes
+        if backend is not None:
+            from indexer.milvus_retrieval import MilvusRetrieval
+
+            MilvusRetrieval.open(backend).close()  # reachable, synced, and searchable by this Sahafa
+        else:
+            from indexer.retrieval import IndexRetrieval
+
+            IndexRetrieval.open(index_dir).close()  # as the page opens it: never writes
         if device or precision:  # fail here, not in the page, on a runtime this machine cannot give
             from indexer.runtime import resolve_runtime
 
@@ -247,13 +319,14 @@ def serve_cmd(index_dir: Path, port: int, device: str | None, precision: str | N
     except SahafaError as exc:
         _fail(exc)
     app = Path(__file__).with_name("app.py")
+    where = ["--backend", backend] if backend is not None else ["--index", str(index_dir.resolve())]
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
-        "--", "--index", str(index_dir.resolve()),
+        "--", *where,
     ]  # fmt: skip
-    click.echo(f"Sahafa: serving {index_dir} on http://127.0.0.1:{port} (Ctrl+C stops it)")
+    click.echo(f"Sahafa: serving {backend or index_dir} on http://127.0.0.1:{port} (Ctrl+C stops it)")
     sys.stdout.flush()
     _one_encoder_thread()
     for name, value in (("SAHAFA_DEVICE", device), ("SAHAFA_PRECISION", precision)):

@@ -1,4 +1,4 @@
-"""Language-aware hybrid search over an index directory. No streamlit here.
+"""Language-aware hybrid search over an index directory or an index synced into Milvus. No streamlit here.
 
 Candidates come from three retrievers: passage vectors (FAISS, every language), BM25 over stemmed,
 normalised words (FTS5) and the sentence index (USE vectors of single sentences, every language). Each
@@ -10,8 +10,9 @@ passage that contains the whole query ranks first. Passages are then grouped int
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,18 +68,43 @@ class Searcher:
     @classmethod
     def open(
         cls,
-        index_dir: str | Path,
+        index_dir: str | Path | None = None,
         *,
+        backend: str | None = None,
         encoder: Encoder | None = None,
         device: str | None = None,
         precision: str | None = None,
     ) -> Searcher:
+        """Open the index directory, or with ``backend`` (``milvus://HOST:PORT/COLLECTION``, which ``index_dir`` may
+        also be) the index synced there (``index_dir`` is then not read)."""
+        if backend is None and isinstance(index_dir, str) and "://" in index_dir:
+            backend = index_dir
+        if backend is not None:
+            from indexer.milvus_retrieval import MilvusRetrieval
+
+            milvus = MilvusRetrieval.open(backend)
+            return cls._with_encoder(milvus, encoder, device, precision, milvus.check_dimension)
+        if index_dir is None:
+            raise BadQuery("give an index directory or a backend to search")
         retrieval = IndexRetrieval.open(index_dir)
-        index = retrieval.index
-        if encoder is None or encoder.name != index.config.encoder:
+        check = partial(check_dimension, retrieval.index.path, retrieval.index.config)
+        return cls._with_encoder(retrieval, encoder, device, precision, check)
+
+    @classmethod
+    def _with_encoder(
+        cls,
+        retrieval: Retrieval,
+        encoder: Encoder | None,
+        device: str | None,
+        precision: str | None,
+        check: Callable[[str, int], None],
+    ) -> Searcher:
+        """A searcher over ``retrieval`` with its encoder (``encoder`` when it is the one, else loaded and checked
+        against the stored vectors' size)."""
+        if encoder is None or encoder.name != retrieval.encoder:
             try:
-                encoder = load_encoder(index.config.encoder, device=device, precision=precision)
-                check_dimension(index.path, index.config, encoder.name, encoder.dim)
+                encoder = load_encoder(retrieval.encoder, device=device, precision=precision)
+                check(encoder.name, encoder.dim)
             except BaseException:
                 retrieval.close()
                 raise
