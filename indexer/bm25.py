@@ -12,7 +12,8 @@ not above 0. (Milvus's own BM25 takes ``log(1 + …)``, so that common words wei
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 K1 = 1.2
 B = 0.75
@@ -42,3 +43,24 @@ def occurrences(words: Sequence[str], phrase: Sequence[str]) -> int:
         return 0
     first = phrase[0]
     return sum(1 for i, w in enumerate(words) if w == first and list(words[i : i + n]) == list(phrase))
+
+
+def ranked(
+    rows: Iterable[tuple[int, str, str]],
+    terms: Sequence[str],
+    phrases: Sequence[Sequence[str]],
+    idfs: Sequence[float],
+    average: float,
+    n: int,
+) -> dict[int, float]:
+    """The ``n`` best of ``rows`` (id, stemmed words, normalised words; space-separated) as FTS5 ranks a query of
+    ``terms`` (any of them, in the stemmed column) and ``phrases`` (each, in the normalised column): ``{id: bm25}``,
+    best first. ``idfs``: one per term, then one per phrase."""
+    scored = []
+    for row_id, stemmed_words, norm_words in rows:
+        stemmed, norm = stemmed_words.split(), norm_words.split()
+        counts = Counter(stemmed)
+        frequencies = [counts[t] * STEMMED_WEIGHT for t in terms]
+        frequencies += [occurrences(norm, p) * NORM_WEIGHT for p in phrases]
+        scored.append((-bm25(frequencies, idfs, len(stemmed) + len(norm), average), int(row_id)))
+    return {i: -score for score, i in sorted(scored)[:n]}

@@ -4,9 +4,9 @@ An unchanged article (same id, same text and metadata) costs a hash; a changed o
 passages and sentences (reusing the stored vector of any passage or sentence whose text did not
 change); a new one is added. A stored article whose sentences follow older rules (or an index built
 before the sentence index) gets its sentences again. Every batch commits articles, passages, full-text
-rows, sentences and vectors together and bumps the store's generation; the FAISS files are saved with
-that generation at the end and at most every ``SAVE_EVERY_S`` seconds, and rebuilt from SQLite on open
-if a crash left them behind.
+rows, sentences and vectors together and bumps the store's generation; the FAISS files are saved, and the
+lexical index committed, with that generation at the end and at most every ``SAVE_EVERY_S`` seconds, and
+brought up to SQLite on open if a crash left them behind.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from indexer.normalize import normalize_text, tokens
 from indexer.passages import PassageSettings, split_passages
 from indexer.records import Article, Passage
 from indexer.sentences import SENTENCE_DIM, SENTENCE_VERSION, quantize, split_sentences
-from indexer.store import NewPassage, NewSentence, Store
+from indexer.store import LexicalRow, NewPassage, NewSentence, Store
 
 if TYPE_CHECKING:  # sentence-transformers takes seconds to import: only when something needs embedding
     from indexer.encoders import Encoder, SentenceEncoder
@@ -255,7 +255,7 @@ def _write(
         finally:
             embedder.close()
             bar.close()
-            index.save_vectors()
+            index.save_derived()
     if embedder.encoder is not None and not report.runtime:  # with --ray, what the actors ran on is said already
         report.runtime = str(embedder.encoder.runtime)
 
@@ -459,7 +459,7 @@ class _Writer:
         _commit(self.index, batch, embedded)
         self.report.indexed += sum(not p.sentences_only for p in batch)
         if time.perf_counter() - self.last_save > SAVE_EVERY_S:
-            self.index.save_vectors()
+            self.index.save_derived()
             self.last_save = time.perf_counter()
 
 
@@ -501,6 +501,13 @@ def _commit(index: IndexDir, batch: list[_Pending], embedded: _Embedded) -> None
     index.vectors.add(np.asarray(added_ids, dtype=np.int64), embedded.passages)
     index.sentences.remove(removed_sentences)
     index.sentences.add(np.asarray(added_sentences, dtype=np.int64), embedded.sentences)
+    if index.lexical is not None:  # made durable with the FAISS files (``IndexDir.save_derived``)
+        index.lexical.remove(removed)
+        written = [(p.article, row) for p, rows in zip(batch, passages, strict=True) if not p.sentences_only
+                   for row in rows]  # fmt: skip
+        index.lexical.add(
+            LexicalRow(i, row.stemmed, a.lang, a.source, a.date) for i, (a, row) in zip(added_ids, written, strict=True)
+        )
     # Only now do both FAISS indexes hold what was committed.
     index.vectors.generation = index.sentences.generation = generation
 
@@ -532,7 +539,9 @@ def _delete_locked(index: IndexDir, ids: Sequence[str]) -> tuple[list[str], list
         generation = index.store.bump_generation() if deleted else index.store.generation
     index.vectors.remove(removed)
     index.sentences.remove(removed_sentences)
+    if index.lexical is not None:
+        index.lexical.remove(removed)
     if deleted:
         index.vectors.generation = index.sentences.generation = generation
-        index.save_vectors()
+        index.save_derived()
     return deleted, unknown

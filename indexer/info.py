@@ -9,6 +9,7 @@ from typing import Any
 from indexer.build import LAST_BUILD
 from indexer.config import SENTENCES_FILE
 from indexer.index import IndexDir
+from indexer.lexical import LEXICAL_DIR
 
 
 def describe(index_dir: str | Path) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def describe(index_dir: str | Path) -> dict[str, Any]:
             "sentences": store.count("sentences"),
             "sentence_index": f"{index.sentences.kind}, {index.sentences.size} vectors, "
             f"{_faiss_bytes(index.path / SENTENCES_FILE):,} bytes",
+            "lexical_index": f"tantivy, {index.lexical.count if index.lexical else 0} passages, "
+            f"{_bytes(index.path / LEXICAL_DIR):,} bytes",
             "disk_bytes": size,
             "bytes_per_passage": round(size / passages) if passages else 0,
         }
@@ -43,3 +46,7 @@ def describe(index_dir: str | Path) -> dict[str, Any]:
 
 def _faiss_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
+
+
+def _bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

@@ -17,14 +17,13 @@ The ids that ``allowed`` returns are remembered with the expression that selecte
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.bm25 import NORM_WEIGHT, STEMMED_WEIGHT, bm25, idf, occurrences
+from indexer.bm25 import idf, ranked
 from indexer.errors import IndexMismatch
 from indexer.filters import Filters
 from indexer.milvus import (
@@ -201,14 +200,7 @@ class MilvusRetrieval:
         idfs = [self._idf("stemmed", (t,)) for t in terms] + [self._idf("norm", tuple(p)) for p in phrases]
         stats = self.synced.stats
         average = int(stats.get("tokens", 0)) / max(1, int(stats.get("passages", 0)))
-        scored = []
-        for row in rows:
-            stemmed, norm = row["stemmed"].split(), row["norm"].split()
-            counts = Counter(stemmed)
-            frequencies = [counts[t] * STEMMED_WEIGHT for t in terms]
-            frequencies += [occurrences(norm, p) * NORM_WEIGHT for p in phrases]
-            scored.append((-bm25(frequencies, idfs, len(stemmed) + len(norm), average), int(row["id"])))
-        return {i: -score for score, i in sorted(scored)[:n]}
+        return ranked(((int(r["id"]), r["stemmed"], r["norm"]) for r in rows), terms, phrases, idfs, average, n)
 
     def _idf(self, column: str, words: tuple[str, ...]) -> float:
         """FTS5's idf of a stem (in ``stemmed``) or a phrase (in ``norm``): how many passages hold it, of all."""

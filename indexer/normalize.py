@@ -216,9 +216,25 @@ def original_words(text: str, start: int = 0, end: int | None = None) -> list[Wo
     return words
 
 
+def _one_to_one(ranges: tuple[range, ...]) -> tuple[re.Pattern[str], dict[int, str]]:
+    """A pattern of runs of the characters in ``ranges`` that normalise, each on its own, to exactly one character
+    and combine with nothing (no combining marks; Hangul is outside), and the table of those that change."""
+    chars = [chr(c) for r in ranges for c in r if not unicodedata.combining(chr(c))]
+    kept = {c: normalize_text(c) for c in chars}
+    kept = {c: form for c, form in kept.items() if len(form) == 1}
+    pattern = re.compile("[" + "".join(re.escape(c) for c in kept) + "]+")
+    return pattern, str.maketrans({c: form for c, form in kept.items() if form != c})
+
+
+# Latin, Arabic and general punctuation: 97 % of news-dev's distinct chunks are made of these alone.
+ONE_TO_ONE, ONE_TO_ONE_FORMS = _one_to_one((range(0x0000, 0x0700), range(0x2000, 0x2070)))
+
+
 @lru_cache(maxsize=200_000)
 def chunk_words(chunk: str) -> tuple[tuple[str, str, int, int], ...]:
     """(form, stem, start, end) of the words of one whitespace-free chunk, spans in the chunk (cached)."""
+    if ONE_TO_ONE.fullmatch(chunk):  # each character normalises to one: ``normalize``'s map is the identity
+        return tuple((t.text, t.stem, t.start, t.end) for t in tokens(chunk.translate(ONE_TO_ONE_FORMS)))
     norm = normalize(chunk)
     return tuple((t.text, t.stem, *norm.original_span(t.start, t.end)) for t in tokens(norm.text))
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from indexer.bm25 import NORM_WEIGHT, STEMMED_WEIGHT, idf, ranked
 from indexer.filters import Filters
 from indexer.index import IndexDir
 from indexer.records import Article
@@ -25,6 +26,7 @@ __all__ = ["IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
 
 Phrases = Sequence[Sequence[str]]
 PASSAGES_WHERE = "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE"
+LEXICAL_OVERFETCH = 2  # tantivy candidates for each passage returned (its BM25 differs a little from FTS5's)
 
 
 class Retrieval(Protocol):
@@ -152,18 +154,55 @@ class IndexRetrieval:
         return dict(zip(ids, (matrix @ vector).tolist(), strict=True))
 
     def lexical(self, stems: Sequence[str], phrases: Phrases, filters: Filters, n: int) -> dict[int, float]:
-        parts = ["stemmed : (" + " OR ".join(_fts_string(s) for s in stems) + ")"] if stems else []
-        parts += ["norm : " + _fts_string(" ".join(p)) for p in phrases]
-        if not parts:
+        # Candidates: tantivy's best (``indexer.lexical``) as of the writer's last commit, plus the passages
+        # committed after it (FTS5, rows above its ``high``); scored as FTS5's bm25() scores them, on the words
+        # this snapshot holds (a passage deleted since the commit has none and drops out). A query of phrases
+        # only is scored by FTS5 itself: its phrase matches are few.
+        lexical = self.index.lexical
+        if lexical is None or not stems:
+            return self._fts_lexical(stems, phrases, filters, n)
+        within = None
+        if phrases:
+            within = self.allowed(filters, phrases)
+            if within is None or len(within) == 0:
+                return {}
+        candidates = lexical.search(stems, filters, LEXICAL_OVERFETCH * n, within)
+        candidates += self._fts_ids(_match(stems, phrases), filters, after=lexical.high)
+        texts = self.store.lexical_texts(list(dict.fromkeys(candidates)))
+        if not texts:
+            return {}
+        rows, tokens = self.store.fts_totals()
+        # A stem's passages: as of the commit, plus those committed after it (passages deleted since the commit
+        # still count until the writer's next save).
+        idfs = [idf(rows, lexical.doc_freq(s) + len(self._fts_ids(_match([s], ()), Filters(), after=lexical.high)))
+                for s in stems]  # fmt: skip
+        idfs += [idf(rows, len(self._fts_ids(_match((), [p]), Filters()))) for p in phrases]
+        found = ((i, stemmed_words, norm_words) for i, (stemmed_words, norm_words) in texts.items())
+        return ranked(found, stems, phrases, idfs, tokens / max(rows, 1), n)
+
+    def _fts_lexical(self, stems: Sequence[str], phrases: Phrases, filters: Filters, n: int) -> dict[int, float]:
+        """FTS5's own BM25 ranking of the passages holding any of ``stems`` and every phrase."""
+        expression = _match(stems, phrases)
+        if not expression:
             return {}
         where, params = _where(filters)
         # Without filters the full-text table answers alone (no join per matching row).
         joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        rank = f"bm25(passages_fts, {STEMMED_WEIGHT}, {NORM_WEIGHT})"
         sql = (
-            f"SELECT f.rowid, -bm25(passages_fts, 1.0, 0.5) FROM passages_fts f {joins}"
-            f"WHERE passages_fts MATCH ? AND {where} ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT ?"
+            f"SELECT f.rowid, -{rank} FROM passages_fts f {joins}"
+            f"WHERE passages_fts MATCH ? AND {where} ORDER BY {rank} LIMIT ?"
         )
-        return {int(r[0]): float(r[1]) for r in self.store.db.execute(sql, [" AND ".join(parts), *params, n])}
+        return {int(r[0]): float(r[1]) for r in self.store.db.execute(sql, [expression, *params, n])}
+
+    def _fts_ids(self, expression: str, filters: Filters, *, after: int = 0) -> list[int]:
+        """Ids of the passages above ``after`` that match the FTS5 ``expression`` within ``filters`` (unranked)."""
+        if not expression:
+            return []
+        where, params = _where(filters)
+        joins = "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        sql = f"SELECT f.rowid FROM passages_fts f {joins}WHERE passages_fts MATCH ? AND f.rowid > ? AND {where}"
+        return [int(r[0]) for r in self.store.db.execute(sql, [expression, after, *params])]
 
     def containing(self, words: Sequence[str], filters: Filters, limit: int) -> set[int]:
         if not words:
@@ -239,6 +278,14 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
         parts.append("substr(a.date, 1, 10) <= ?")
         params.append(filters.date_to)
     return (" AND ".join(parts) or "1"), params
+
+
+def _match(stems: Sequence[str], phrases: Phrases) -> str:
+    """The FTS5 expression of passages holding any of ``stems`` (stemmed column) and every phrase (normalised
+    column); empty when there is nothing to match."""
+    parts = ["stemmed : (" + " OR ".join(_fts_string(s) for s in stems) + ")"] if stems else []
+    parts += ["norm : " + _fts_string(" ".join(p)) for p in phrases]
+    return " AND ".join(parts)
 
 
 def _fts_string(text: str) -> str:

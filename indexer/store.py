@@ -79,7 +79,20 @@ def m002_sentences(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_create_tables, m002_sentences)
+def m003_row_high_water(db: sqlite3.Connection) -> None:
+    """The largest passage and sentence ids ever given out: new rows get ids above them, so an id is never reused
+    and the rows added since an index derived from the store (FAISS, the lexical index) were built are exactly
+    those with a larger id."""
+    _run(
+        db,
+        """
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('passages_high', (SELECT coalesce(max(id), 0) FROM passages));
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('sentences_high', (SELECT coalesce(max(id), 0) FROM sentences))
+        """,
+    )
+
+
+MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -162,6 +175,17 @@ class NewPassage:
     stemmed: str
     norm: str
     vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class LexicalRow:
+    """A passage as the lexical index holds it: its stemmed words and what filters read."""
+
+    id: int
+    stemmed: str
+    lang: str
+    source: str | None
+    date: str | None
 
 
 class Store:
@@ -254,11 +278,12 @@ class Store:
         return rows
 
     def iter_row_vectors(
-        self, table: str, dtype: type, dim: int, chunk: int = 50_000
+        self, table: str, dtype: type, dim: int, chunk: int = 50_000, after: int = -1
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) of every row of ``table`` in id order, ``chunk`` rows at a time (bounded memory)."""
+        """(ids, vectors) of every row of ``table`` with an id above ``after``, in id order, ``chunk`` rows at a
+        time (bounded memory)."""
         sql = f"SELECT id, vector FROM {_table(table)} WHERE id > ? ORDER BY id LIMIT ?"
-        last = -1
+        last = after
         while True:
             rows = self.db.execute(sql, (last, chunk)).fetchall()
             if not rows:
@@ -394,13 +419,13 @@ class Store:
 
     def add_sentences(self, article_id: str, rows: Sequence[NewSentence], version: int) -> list[int]:
         """Insert an article's sentences and record the rules they follow; return the new ids in order."""
-        ids = []
-        for row in rows:
-            cursor = self.db.execute(
-                'INSERT INTO sentences (article_id, start, "end", lang, text_hash, vector) VALUES (?, ?, ?, ?, ?, ?)',
-                (row.article_id, row.start, row.end, row.lang, row.text_hash, row.vector.tobytes()),
+        ids = self._new_ids("sentences", len(rows))
+        for sentence_id, row in zip(ids, rows, strict=True):
+            self.db.execute(
+                'INSERT INTO sentences (id, article_id, start, "end", lang, text_hash, vector) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sentence_id, row.article_id, row.start, row.end, row.lang, row.text_hash, row.vector.tobytes()),
             )
-            ids.append(int(cursor.lastrowid or 0))
         self.db.execute("UPDATE articles SET sentence_version = ? WHERE id = ?", (version, article_id))
         return ids
 
@@ -423,22 +448,78 @@ class Store:
         )
 
     def add_passages(self, rows: Sequence[NewPassage]) -> list[int]:
-        """Insert passages and their full-text rows; return the new passage ids in order."""
-        ids: list[int] = []
-        for row in rows:
+        """Insert passages and their full-text rows; return the new passage ids in order (never used before)."""
+        ids = self._new_ids("passages", len(rows))
+        for passage_id, row in zip(ids, rows, strict=True):
             p = row.passage
-            cursor = self.db.execute(
-                'INSERT INTO passages (article_id, ordinal, start, "end", lang, text_hash, vector) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (p.article_id, p.ordinal, p.start, p.end, row.lang, row.text_hash, row.vector.tobytes()),
+            self.db.execute(
+                'INSERT INTO passages (id, article_id, ordinal, start, "end", lang, text_hash, vector) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (passage_id, p.article_id, p.ordinal, p.start, p.end, row.lang, row.text_hash, row.vector.tobytes()),
             )
-            passage_id = int(cursor.lastrowid or 0)
             self.db.execute(
                 "INSERT INTO passages_fts (rowid, stemmed, norm) VALUES (?, ?, ?)",
                 (passage_id, row.stemmed, row.norm),
             )
-            ids.append(passage_id)
         return ids
+
+    def _new_ids(self, table: str, count: int) -> list[int]:
+        """``count`` ids for new rows of ``table``, above every id it ever held (``m003_row_high_water``)."""
+        high = self.high(table)
+        if count:
+            self.set_meta(f"{_table(table)}_high", str(high + count))
+        return list(range(high + 1, high + count + 1))
+
+    def high(self, table: str) -> int:
+        """The largest id ``table`` (passages or sentences) ever gave out."""
+        return int(self.meta(f"{_table(table)}_high") or 0)
+
+    def lexical_rows(self, after: int = 0, chunk: int = 20_000) -> Iterator[list[LexicalRow]]:
+        """Every passage with an id above ``after`` as the lexical index takes it, in id order, ``chunk`` at a
+        time."""
+        sql = (
+            "SELECT f.rowid, f.stemmed, a.lang, a.source, a.date FROM passages_fts f "
+            "JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id "
+            "WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?"
+        )
+        while rows := self.db.execute(sql, (after, chunk)).fetchall():
+            yield [LexicalRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            after = rows[-1][0]
+
+    def lexical_texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """``{passage id: (stemmed, norm)}``: the full-text row of each passage that exists."""
+        found: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = [int(x) for x in ids[i : i + 500]]
+            sql = f"SELECT rowid, stemmed, norm FROM passages_fts WHERE rowid IN ({','.join('?' * len(chunk))})"
+            found.update((r[0], (r[1], r[2])) for r in self.db.execute(sql, chunk))
+        return found
+
+    def fts_totals(self) -> tuple[int, int]:
+        """(rows, tokens over every column) of the full-text index: what FTS5's ``bm25()`` takes N and the mean
+        row length from. Read from FTS5's averages record (row 1 of ``passages_fts_data``: a varint of the row
+        count, then one of the tokens of each column), which FTS5 keeps up to date on every write."""
+        row = self.db.execute("SELECT block FROM passages_fts_data WHERE id = 1").fetchone()
+        if row is None or not row[0]:
+            return 0, 0
+        values, block, at = [], bytes(row[0]), 0
+        while at < len(block):
+            value, at = _varint(block, at)
+            values.append(value)
+        return values[0], sum(values[1:])
+
+
+def _varint(block: bytes, at: int) -> tuple[int, int]:
+    """SQLite's varint (big-endian groups of 7 bits, the ninth byte whole) at ``at``: (value, next offset)."""
+    value = 0
+    for i in range(9):
+        byte = block[at + i]
+        if i == 8:
+            return (value << 8) | byte, at + 9
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, at + i + 1
+    raise AssertionError("unreachable")
 
 
 def _table(name: str) -> str:

@@ -65,6 +65,8 @@ class VectorIndex:
         # The store generation whose rows this index holds; what its saved stamp names. It lags the
         # store when a commit was interrupted before FAISS was updated, and the next open then rebuilds.
         self.generation = 0
+        # The largest row id added: rows above it were committed after (store ids are never reused).
+        self.high = 0
 
     @staticmethod
     def _exact_index(dim: int) -> faiss.Index:
@@ -144,7 +146,9 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(self._as_added(vectors), np.asarray(ids, dtype=np.int64))
+            ids = np.asarray(ids, dtype=np.int64)
+            self.index.add_with_ids(self._as_added(vectors), ids)
+            self.high = max(self.high, int(ids.max()))
 
     def remove(self, ids: list[int]) -> None:
         if ids:
@@ -209,7 +213,7 @@ class VectorIndex:
             return self.exact_rows(np.asarray(ids, dtype=np.int64)).astype(np.float32)
         return self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
-    def save(self, directory: Path, name: str, stamp_name: str, generation: int) -> None:
+    def save(self, directory: Path, name: str, stamp_name: str, generation: int, high: int) -> None:
         """Write the index, then its stamp; each by write-to-temporary and rename."""
         path = Path(directory) / name
         tmp = unique_temporary(path)
@@ -217,7 +221,8 @@ class VectorIndex:
         _fsync_replace(tmp, path)
         stamp = Path(directory) / stamp_name
         tmp_stamp = unique_temporary(stamp)
-        tmp_stamp.write_text(json.dumps({"generation": generation, "count": self.size, "kind": self.kind}))
+        meta = {"generation": generation, "count": self.size, "kind": self.kind, "high": high}
+        tmp_stamp.write_text(json.dumps(meta))
         _fsync_replace(tmp_stamp, stamp)
 
     @classmethod

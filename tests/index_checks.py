@@ -78,6 +78,8 @@ def assert_agrees(index_dir: Path) -> dict[str, int]:
         fts_ids = [r[0] for r in db.execute("SELECT rowid FROM passages_fts ORDER BY rowid")]
         assert passage_ids == fts_ids
         assert faiss_ids(index) == passage_ids
+        assert index.lexical is not None and index.lexical.ids() == passage_ids
+        assert index.lexical.generation == index.store.generation and index.lexical.high == index.store.high("passages")
         assert index.vectors.size == len(passage_ids)
         orphans = db.execute(
             "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"

@@ -76,7 +76,8 @@ def test_config_json_records_how_the_index_was_built(built_index: Path, encoder)
         "passages": {"min_words": 60, "max_words": 160, "overlap_sentences": 1},
     }
     names = {p.name for p in built_index.iterdir()}
-    fixed = {"config.json", "vectors.faiss", "vectors.json", "sentences.faiss", "sentences.json", "write.lock"}
+    fixed = {"config.json", "vectors.faiss", "vectors.json", "sentences.faiss", "sentences.json", "write.lock",
+             "lexical", "lexical.json"}  # fmt: skip
     assert fixed | {"sahafa.sqlite"} <= names
     assert all(n.startswith("sahafa.sqlite") for n in names - fixed)
 
@@ -333,9 +334,9 @@ def test_vector_index_add_remove_search_save_load(tmp_path: Path) -> None:
     index.remove([103, 104])
     assert index.size == 18 and 103 not in index.search(vectors[3], 20)[1]
     assert len(index.search(vectors[0], 100)[1]) == 18
-    index.save(tmp_path, VECTORS_FILE, VECTORS_STAMP, 7)
+    index.save(tmp_path, VECTORS_FILE, VECTORS_STAMP, 7, 119)
     loaded, stamp = VectorIndex.load(tmp_path, VECTORS_FILE, VECTORS_STAMP, 8)
-    assert stamp == {"generation": 7, "count": 18, "kind": "flat"}
+    assert stamp == {"generation": 7, "count": 18, "kind": "flat", "high": 119}
     np.testing.assert_array_equal(loaded.search(vectors[5], 3)[1], index.search(vectors[5], 3)[1])
     assert VectorIndex.load(tmp_path, VECTORS_FILE, VECTORS_STAMP, 16) is None  # another dimension
     (tmp_path / VECTORS_FILE).write_bytes(b"not faiss")
@@ -376,7 +377,7 @@ def test_ivf_past_the_threshold_reranks_exactly(tmp_path: Path, monkeypatch: pyt
     np.testing.assert_allclose(index.vectors([22, 1]), vectors[[7, 0]])
     index.remove([22])
     assert index.size == 1999 and 22 not in index.search(query, 10)[1]
-    index.save(tmp_path, VECTORS_FILE, VECTORS_STAMP, 3)
+    index.save(tmp_path, VECTORS_FILE, VECTORS_STAMP, 3, 5998)
     loaded, stamp = VectorIndex.load(tmp_path, VECTORS_FILE, VECTORS_STAMP, 8)
     assert stamp["kind"] == "ivf" and loaded.kind == "ivf" and loaded.size == 1999
     monkeypatch.setattr(indexer.vectors, "EXACT_BELOW", 10_000)

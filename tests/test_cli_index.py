@@ -194,6 +194,8 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
     faiss_bytes = (index / "sentences.faiss").stat().st_size
     assert info.pop("sentence_index") == f"sq8, {sentences} vectors, {faiss_bytes:,} bytes"
     assert last_build["encoder_passages_per_second"] > 0
+    lexical_bytes = sum(f.stat().st_size for f in (index / "lexical").rglob("*") if f.is_file())
+    assert info.pop("lexical_index") == f"tantivy, 2 passages, {lexical_bytes:,} bytes"
     assert info == {
         "index": str(index),
         "encoder": DEFAULT_ENCODER,
@@ -208,7 +210,7 @@ def test_info_describes_the_index(folder: Path, encoder) -> None:
         "vector_index": "flat, 2 vectors",
         "bytes_per_passage": round(size / 2),
     }
-    assert size == sum(f.stat().st_size for f in index.iterdir())
+    assert size == sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
     text = run("info", "--index", index).stdout
     assert f"           encoder: {DEFAULT_ENCODER}\n" in text
     assert "         languages: " in text and "      vector_index: flat, 2 vectors\n" in text

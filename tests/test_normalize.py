@@ -5,7 +5,16 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from indexer.normalize import normalize, normalize_text, original_words, stem_word, stemmed, tokens
+from indexer.normalize import (
+    ONE_TO_ONE,
+    chunk_words,
+    normalize,
+    normalize_text,
+    original_words,
+    stem_word,
+    stemmed,
+    tokens,
+)
 
 SEED_SENTENCE = "أكّد الوكيلُ المكلّف بوزارة العدل على أهمية تبادل الخبرات"
 
@@ -197,3 +206,23 @@ def test_original_words_of_a_slice_on_real_articles() -> None:
         start, end = text.rfind(" ", 0, start) + 1, text.find(" ", end)  # passages start and end on words
         expected = [(f, s, start + a, start + b) for f, s, a, b in _mapped_tokens(text[start:end])]
         assert [(w.text, w.stem, w.start, w.end) for w in original_words(text, start, end)] == expected
+
+
+ONE_TO_ONE_CHARS = [c for c in map(chr, [*range(0x0000, 0x0700), *range(0x2000, 0x2070)]) if ONE_TO_ONE.fullmatch(c)]
+
+
+@given(st.text(alphabet=st.sampled_from(ONE_TO_ONE_CHARS), min_size=1, max_size=12))
+@example("الإستراتيجيةُ")  # a haraka: not one to one
+@example("وأكّد")
+@example("“Qallaf”")
+@settings(max_examples=400, deadline=None)
+def test_the_one_to_one_shortcut_gives_what_normalize_gives(chunk: str) -> None:
+    """A chunk of characters that each normalise to one character skips ``normalize``: the same words, spans."""
+    norm = normalize(chunk)
+    expected = tuple((t.text, t.stem, *norm.original_span(t.start, t.end)) for t in tokens(norm.text))
+    assert chunk_words.__wrapped__(chunk) == expected
+
+
+def test_characters_that_change_length_or_combine_take_the_long_way() -> None:
+    for chunk in ("İstanbul", "مُحَمَّد", "ﻻ", "a\u0301", "x\u200fy", "…"):
+        assert not ONE_TO_ONE.fullmatch(chunk)

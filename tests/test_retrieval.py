@@ -111,3 +111,26 @@ def test_nearest_sentences_respect_filters(retrieval) -> None:
     assert nearest[0][0].id == ids[0]
     english = retrieval.nearest_sentences(vector, 5, Filters.make(lang="en"))
     assert english and all(retrieval.article(s.article_id).lang == "en" for s, _ in english)
+
+
+LEXICAL_QUERIES = [
+    ("الاتجار بالأشخاص", [], Filters()),
+    ("trade oil prices company", [], Filters()),
+    ("الاقتصاد النمو الحكومة", [], Filters(lang="ar")),
+    ("merger offers shares", [], Filters(sources=("Reuters",), date_from="1987-03-01", date_to="1987-03-31")),
+    ("الهلال المملكة", [], Filters(sources=("Al-Yaum", "Okaz", "Sabq"))),
+    ("cominco beryllium mining", [["joint", "venture"]], Filters()),
+    ("الجهود", [["الاتجار", "بالاشخاص"]], Filters()),
+]
+
+
+@pytest.mark.parametrize(("text", "phrases", "filters"), LEXICAL_QUERIES)
+def test_lexical_ranks_as_fts5_does(retrieval, text, phrases, filters) -> None:
+    """tantivy picks the candidates; they are scored to FTS5's own bm25() values, in its order."""
+    stems = list(dict.fromkeys(t.stem for t in tokens(normalize_text(text))))
+    expected = retrieval._fts_lexical(stems, phrases, filters, 20)  # noqa: SLF001 - FTS5 alone, the reference
+    found = retrieval.lexical(stems, phrases, filters, 20)
+    assert expected, text
+    assert list(found) == list(expected)
+    for passage_id, score in found.items():
+        assert score == pytest.approx(expected[passage_id], rel=1e-9)

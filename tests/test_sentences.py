@@ -56,7 +56,7 @@ def test_sentence_vectors_search_equals_int8_inner_products(tmp_path: Path) -> N
     assert sorted(within.tolist()) == [11, 12, 13]
     index.remove([17])
     assert 17 not in index.search(query, 5)[1].tolist() and index.size == 299
-    index.save(tmp_path, "s.faiss", "s.json", 4)
+    index.save(tmp_path, "s.faiss", "s.json", 4, int(ids.max()))
     loaded, stamp = SentenceVectors.load(tmp_path, "s.faiss", "s.json", 512)
     assert (loaded.kind, loaded.size, stamp["generation"]) == ("sq8", 299, 4)
 
