@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from indexer.bm25 import NORM_WEIGHT, STEMMED_WEIGHT, idf, ranked
+from indexer.columns import Columns
 from indexer.filters import Filters
 from indexer.index import IndexDir
 from indexer.records import Article
@@ -25,7 +26,6 @@ from indexer.store import StoredPassage, StoredSentence
 __all__ = ["IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
 
 Phrases = Sequence[Sequence[str]]
-PASSAGES_WHERE = "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE"
 LEXICAL_OVERFETCH = 2  # tantivy candidates for each passage returned (its BM25 differs a little from FTS5's)
 
 
@@ -105,6 +105,7 @@ class IndexRetrieval:
     def __init__(self, index: IndexDir) -> None:
         self.index = index
         self.store = index.store
+        self._columns: dict[str, tuple[int, Columns]] = {}  # table: (generation, columns)
 
     @classmethod
     def open(cls, path: str | Path) -> IndexRetrieval:
@@ -126,22 +127,27 @@ class IndexRetrieval:
         return self.index.refresh()
 
     def allowed(self, filters: Filters, phrases: Phrases = (), *, other_than: str | None = None) -> np.ndarray | None:
-        where, params = _where(filters)
         if phrases:
             expr = " AND ".join(f"norm : {_fts_string(' '.join(p))}" for p in phrases)
-            sql = (
-                "SELECT p.id FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                f"JOIN articles a ON a.id = p.article_id WHERE passages_fts MATCH ? AND {where}"
-            )
-            found = [r[0] for r in self.store.db.execute(sql, [expr, *params])]
+            found = np.array(sorted(self._fts_ids(expr, Filters())), dtype=np.int64)
+            passages = self.columns("passages")
+            found = passages.passing(found, filters)
             if other_than is not None:
-                sql = f"{PASSAGES_WHERE} p.lang != ? AND {where}"
-                found += [r[0] for r in self.store.db.execute(sql, [other_than, *params])]
-            return np.array(sorted(found), dtype=np.int64)
+                found = np.union1d(found, passages.select(filters, lang_not=other_than))
+            return found
         if not filters.active:
             return None
-        sql = f"{PASSAGES_WHERE} {where}"
-        return np.array([r[0] for r in self.store.db.execute(sql, params)], dtype=np.int64)
+        return self.columns("passages").select(filters)
+
+    def columns(self, table: str) -> Columns:
+        """What filters read of every passage or sentence (``indexer.columns``), as of this snapshot; read on
+        first use, then followed."""
+        known = self._columns.get(table)
+        generation = self.store.generation
+        if known is None or known[0] != generation:
+            current = known[1].follow(self.store) if known is not None else Columns.read(self.store, table)
+            self._columns[table] = (generation, current)
+        return self._columns[table][1]
 
     def dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         scores, ids = self.index.vectors.search(vector, n, allowed)
@@ -217,16 +223,15 @@ class IndexRetrieval:
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
         within = None
-        if allowed is not None or filters.active:
-            where, params = _where(filters)
-            sql = f"SELECT s.id FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {where}"
-            if not filters.active and allowed is not None:  # only phrases restrict: the articles that have them
-                articles = {p.article_id for p in self.store.passages(allowed.tolist()).values()}
-                sql = "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))"
-                params = [json.dumps(sorted(articles), ensure_ascii=False)]
+        if filters.active:
+            within = self.columns("sentences").select(filters)
+        elif allowed is not None:  # only phrases restrict: the sentences of the articles that have them
+            articles = {p.article_id for p in self.store.passages(allowed.tolist()).values()}
+            sql = "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))"
+            params = [json.dumps(sorted(articles), ensure_ascii=False)]
             within = np.array([r[0] for r in self.store.db.execute(sql, params)], dtype=np.int64)
-            if len(within) == 0:
-                return []
+        if within is not None and len(within) == 0:
+            return []
         scores, ids = self.index.sentences.search(vector, k, within)
         found = self.store.sentences(ids.tolist())
         return [(found[i], s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in found]

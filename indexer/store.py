@@ -486,6 +486,17 @@ class Store:
             yield [LexicalRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
             after = rows[-1][0]
 
+    def filter_rows(self, table: str, after: int = 0, chunk: int = 200_000) -> Iterator[list[tuple]]:
+        """(id, language, outlet, date) of every row of ``table`` (passages or sentences) above ``after``, from its
+        article, in id order, ``chunk`` at a time."""
+        sql = (
+            f"SELECT x.id, a.lang, a.source, a.date FROM {_table(table)} x JOIN articles a ON a.id = x.article_id "
+            "WHERE x.id > ? ORDER BY x.id LIMIT ?"
+        )
+        while rows := self.db.execute(sql, (after, chunk)).fetchall():
+            yield [tuple(r) for r in rows]
+            after = rows[-1][0]
+
     def lexical_texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """``{passage id: (stemmed, norm)}``: the full-text row of each passage that exists."""
         found: dict[int, tuple[str, str]] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer.build import delete_articles, index_sources
+from indexer.columns import Columns
 from indexer.config import DATABASE_FILE, SENTENCES_FILE, SENTENCES_STAMP, VECTORS_FILE, VECTORS_STAMP
 from indexer.filters import Filters
 from indexer.index import IndexDir
@@ -151,4 +152,44 @@ def test_row_ids_are_never_reused(tmp_path: Path, encoder) -> None:
     store = Store(path / DATABASE_FILE)
     again = [r[0] for r in store.db.execute("SELECT id FROM passages WHERE article_id = ?", (last,))]
     assert min(again) > high
+    store.close()
+
+
+FILTERS = [
+    Filters(lang="ar"),
+    Filters(lang="en", date_from="1987-03-01"),
+    Filters(sources=("Okaz", "Reuters", "no such outlet")),
+    Filters(date_from="2015-07-21", date_to="2015-07-22"),
+    Filters(date_to="2015-12-31"),
+]
+
+
+def _sql(store: Store, table: str, filters: Filters) -> list[int]:
+    """The filter as SQL over the articles' fields: the reference."""
+    sql = f"SELECT x.id, a.lang, a.source, a.date FROM {table} x JOIN articles a ON a.id = x.article_id"
+    rows = store.db.execute(sql)
+    return sorted(
+        i for i, lang, source, date in rows
+        if (not filters.lang or lang == filters.lang) and (not filters.sources or source in filters.sources)
+        and (not filters.date_from or (date and date[:10] >= filters.date_from))
+        and (not filters.date_to or (date and date[:10] <= filters.date_to))
+    )  # fmt: skip
+
+
+def test_filter_columns_follow_the_store(tmp_path: Path, encoder, news_jsonl: Path) -> None:
+    path = tmp_path / "index"
+    index_sources([SEEDS], path, progress=False, loaded_encoder=encoder)
+    store = Store(path / DATABASE_FILE, readonly=True)
+    columns = {table: Columns.read(store, table) for table in ("passages", "sentences")}
+    index_sources([news_jsonl], path, progress=False, loaded_encoder=encoder)
+    for table, held in columns.items():
+        followed = held.follow(store)
+        assert followed is held and len(held.ids) == store.count(table)  # extended, not read again
+        for filters in FILTERS:
+            assert held.select(filters).tolist() == _sql(store, table, filters), (table, filters)
+    delete_articles(path, ["reuters-00219"])
+    for table, held in columns.items():
+        followed = held.follow(store)
+        assert followed is not held and len(followed.ids) == store.count(table)
+        assert followed.select(Filters(lang="en")).tolist() == _sql(store, table, Filters(lang="en"))
     store.close()
