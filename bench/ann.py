@@ -23,6 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bench.report import write_csv
 from bench.search import NEWS_INDEX, news_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +155,7 @@ def main() -> None:
     _, real = source.store.all_vectors(source.config.dim)
     source.close()
     rows = [row for n in map(int, args.sizes.split(",")) for row in measure(n, real)]
-    CSV_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with CSV_FILE.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, CSV_FILE)
     plot(rows, PLOT)
     print(f"wrote {CSV_FILE} and {PLOT}")
 

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "search_app" / "app.py"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -108,12 +110,7 @@ def serve(index: Path, log_name: str):
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

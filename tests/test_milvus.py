@@ -25,6 +25,7 @@ from indexer.retrieval import IndexRetrieval
 from search_app.cli import cli
 from search_app.quotes import check_quote
 from search_app.search import Searcher
+from tests.processes import stop
 
 SEED = "000_9ff4965ff1aa788a"
 START_TIMEOUT_S = 60
@@ -57,12 +58,7 @@ def server(tmp_path_factory) -> str:
                 time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
         log.close()
 
 
