@@ -2,8 +2,9 @@
 
 A filter on language, outlets or dates selects every row that passes it: at 1,000,000 passages and 3,500,000
 sentences a SQL join of ``passages`` (or ``sentences``) with ``articles`` returns millions of ids through Python,
-seconds a query. ``Columns`` holds, in id order, each row's id, its article's language and outlet (as codes) and
-its day (``YYYYMMDD``, 0 without a date); a filter is one vectorised comparison. The columns are read from SQLite
+seconds a query. ``Columns`` holds, in id order, each row's id, its article (as a code shared by the passage and
+the sentence columns), its article's language and outlet (as codes) and its day (``YYYYMMDD``, 0 without a
+date); a filter is one vectorised comparison. The columns are read from SQLite
 once and follow it as the FAISS indexes do: rows are never given an id below one already used
 (``indexer.store.m003_row_high_water``), so rows committed since are those above ``high``; after a delete, which
 leaves fewer rows than the columns hold, they are read again.
@@ -31,14 +32,18 @@ class Columns:
     lang: np.ndarray  # int16 codes into ``langs``
     source: np.ndarray  # int32 codes into ``sources``; -1: no outlet
     day: np.ndarray  # int32 YYYYMMDD; 0: no date
+    article: np.ndarray  # int32 codes into ``articles``
     langs: dict[str, int]
     sources: dict[str, int]
+    articles: dict[str, int]  # shared by the columns of passages and of sentences
     high: int = 0
 
     @classmethod
-    def read(cls, store: Store, table: str) -> Columns:
-        """Every row of ``table`` (passages or sentences) as the store holds it now."""
-        columns = cls(table, *(np.zeros(0, dtype) for dtype in (np.int64, np.int16, np.int32, np.int32)), {}, {})
+    def read(cls, store: Store, table: str, articles: dict[str, int] | None = None) -> Columns:
+        """Every row of ``table`` (passages or sentences) as the store holds it now; articles coded in
+        ``articles`` (extended as rows name new ones)."""
+        empty = (np.zeros(0, dtype) for dtype in (np.int64, np.int16, np.int32, np.int32, np.int32))
+        columns = cls(table, *empty, {}, {}, {} if articles is None else articles)
         columns.extend(store)
         return columns
 
@@ -53,11 +58,13 @@ class Columns:
                 np.int32, len(rows),
             )  # fmt: skip
             day = np.fromiter((day_number(r[3]) or 0 for r in rows), np.int32, len(rows))
-            parts.append((ids, lang, source, day))
+            codes = self.articles
+            article = np.fromiter((codes.setdefault(r[4], len(codes)) for r in rows), np.int32, len(rows))
+            parts.append((ids, lang, source, day, article))
         if parts:
-            self.ids, self.lang, self.source, self.day = (
+            self.ids, self.lang, self.source, self.day, self.article = (
                 np.concatenate([current, *(p[i] for p in parts)])
-                for i, current in enumerate((self.ids, self.lang, self.source, self.day))
+                for i, current in enumerate((self.ids, self.lang, self.source, self.day, self.article))
             )
         self.high = max(self.high, store.high(self.table))
 
@@ -65,7 +72,18 @@ class Columns:
         """These columns brought up to ``store``: extended with the rows added since, or read again when rows were
         deleted since."""
         self.extend(store)
-        return self if len(self.ids) == store.count(self.table) else Columns.read(store, self.table)
+        return self if len(self.ids) == store.count(self.table) else Columns.read(store, self.table, self.articles)
+
+    def of_articles(self, codes: np.ndarray) -> np.ndarray:
+        """Ids of the rows whose article is one of ``codes``, ascending."""
+        return self.ids[np.isin(self.article, codes)]
+
+    def articles_of(self, ids: np.ndarray) -> np.ndarray:
+        """The article codes of the rows ``ids`` (those these columns hold), each once."""
+        ids = np.asarray(ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.ids, ids), max(0, len(self.ids) - 1))
+        held = (at < len(self.ids)) & (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), dtype=bool)
+        return np.unique(self.article[at[held]])
 
     def select(self, filters: Filters, *, lang_not: str | None = None) -> np.ndarray:
         """Ids of the rows that pass ``filters`` (and, with ``lang_not``, are not in that language), ascending."""

@@ -8,7 +8,6 @@ Words given to ``lexical``, ``allowed`` and ``containing`` are normalised (and s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -106,6 +105,7 @@ class IndexRetrieval:
         self.index = index
         self.store = index.store
         self._columns: dict[str, tuple[int, Columns]] = {}  # table: (generation, columns)
+        self._article_codes: dict[str, int] = {}  # shared by both tables' columns
 
     @classmethod
     def open(cls, path: str | Path) -> IndexRetrieval:
@@ -145,7 +145,10 @@ class IndexRetrieval:
         known = self._columns.get(table)
         generation = self.store.generation
         if known is None or known[0] != generation:
-            current = known[1].follow(self.store) if known is not None else Columns.read(self.store, table)
+            if known is not None:
+                current = known[1].follow(self.store)
+            else:
+                current = Columns.read(self.store, table, self._article_codes)
             self._columns[table] = (generation, current)
         return self._columns[table][1]
 
@@ -226,10 +229,7 @@ class IndexRetrieval:
         if filters.active:
             within = self.columns("sentences").select(filters)
         elif allowed is not None:  # only phrases restrict: the sentences of the articles that have them
-            articles = {p.article_id for p in self.store.passages(allowed.tolist()).values()}
-            sql = "SELECT id FROM sentences WHERE article_id IN (SELECT value FROM json_each(?))"
-            params = [json.dumps(sorted(articles), ensure_ascii=False)]
-            within = np.array([r[0] for r in self.store.db.execute(sql, params)], dtype=np.int64)
+            within = self.columns("sentences").of_articles(self.columns("passages").articles_of(allowed))
         if within is not None and len(within) == 0:
             return []
         scores, ids = self.index.sentences.search(vector, k, within)

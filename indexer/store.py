@@ -487,10 +487,11 @@ class Store:
             after = rows[-1][0]
 
     def filter_rows(self, table: str, after: int = 0, chunk: int = 200_000) -> Iterator[list[tuple]]:
-        """(id, language, outlet, date) of every row of ``table`` (passages or sentences) above ``after``, from its
-        article, in id order, ``chunk`` at a time."""
+        """(id, language, outlet, date, article id) of every row of ``table`` (passages or sentences) above
+        ``after``, from its article, in id order, ``chunk`` at a time."""
         sql = (
-            f"SELECT x.id, a.lang, a.source, a.date FROM {_table(table)} x JOIN articles a ON a.id = x.article_id "
+            f"SELECT x.id, a.lang, a.source, a.date, x.article_id FROM {_table(table)} x "
+            "JOIN articles a ON a.id = x.article_id "
             "WHERE x.id > ? ORDER BY x.id LIMIT ?"
         )
         while rows := self.db.execute(sql, (after, chunk)).fetchall():
