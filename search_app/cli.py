@@ -335,6 +335,40 @@ def serve_cmd(index_dir: Path, port: int, backend: str | None, device: str | Non
     os.execv(sys.executable, command)  # become the server: Ctrl+C and kill reach Streamlit itself
 
 
+@cli.command("api")
+@index_option("Index directory to serve.")
+@click.option("--port", default=8600, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
+@click.option("--cors", "origins", multiple=True, metavar="ORIGIN",
+              help="Let pages from this origin call the API (repeatable; none by default).")  # fmt: skip
+@backend_option("Serve the index synced into this Milvus collection instead of --index.")
+@runtime_options
+def api_cmd(
+    index_dir: Path,
+    port: int,
+    host: str,
+    origins: tuple[str, ...],
+    backend: str | None,
+    device: str | None,
+    precision: str | None,
+) -> None:
+    """Serve the JSON HTTP API on http://HOST:PORT: GET /search, POST /quote, POST /quotes, GET /articles/ID,
+    GET /health, GET /info; the OpenAPI schema at /openapi.json, its pages at /docs. Ctrl+C stops it."""
+    import uvicorn
+
+    from search_app.api import create_app
+    from search_app.search import Searcher
+
+    _one_encoder_thread()
+    try:
+        searcher = Searcher.open(index_dir, backend=backend, device=device, precision=precision)
+    except SahafaError as exc:
+        _fail(exc)
+    app = create_app(lambda: searcher, cors=origins)
+    click.echo(f"Sahafa API: serving {backend or index_dir} on http://{host}:{port} (Ctrl+C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     cli(prog_name="sahafa")
 

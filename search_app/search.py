@@ -177,6 +177,26 @@ class Searcher:
         self.last_seconds = time.perf_counter() - started
         return Results(hits, _languages(self._held_languages(), hits, candidates))
 
+    def article(self, article_id: str) -> Article | None:
+        """One article as the index holds it now (None when it is not there, or no longer)."""
+        with self.retrieval.snapshot():
+            self.retrieval.refresh()
+            return self.retrieval.article(article_id)
+
+    def summary(self) -> dict[str, object]:
+        """What the index holds now: encoder, generation, articles per language and outlet, the dates."""
+        with self.retrieval.snapshot():
+            self.retrieval.refresh()
+            first, last = self.retrieval.date_range()
+            return {
+                "encoder": self.retrieval.encoder,
+                "generation": self.retrieval.generation,
+                "articles": self.retrieval.article_count(),
+                "languages": dict(self.retrieval.languages()),
+                "sources": dict(self.retrieval.sources()),
+                "dates": {"first": first, "last": last},
+            }
+
     def _held_languages(self) -> list[tuple[str, int]]:
         """The languages the index holds (article counts), read again only when the store has changed."""
         generation = self.retrieval.generation
@@ -212,10 +232,14 @@ class Searcher:
         for sentence, similarity in sentences:
             if similarity > floor:
                 spans.setdefault(sentence.article_id, []).append((sentence.start, sentence.end))
-        allowed_set = set(allowed.tolist()) if allowed is not None else None
-        for passage in retrieval.passages_of_articles(sorted(spans)):
-            holds = any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
-            if holds and (allowed_set is None or passage.id in allowed_set):
+        holding = [
+            passage
+            for passage in retrieval.passages_of_articles(sorted(spans))
+            if any(passage.start <= a and b <= passage.end for a, b in spans[passage.article_id])
+        ]
+        kept = _among([p.id for p in holding], allowed)
+        for passage in holding:
+            if passage.id in kept:
                 meta.setdefault(passage.id, passage)
         if vectors is not None:
             dense.update(retrieval.cosines(vectors[0], [i for i in meta if i not in dense]))
@@ -253,7 +277,7 @@ class Searcher:
         if len(parsed.words) < QUOTE_MIN_WORDS:
             return set()
         found = self.retrieval.containing(parsed.words, filters, QUOTE_CANDIDATES)
-        return found if allowed is None else found & set(allowed.tolist())
+        return _among(sorted(found), allowed)
 
     def _group(self, scored: list[tuple[float, Evidence]], k: int) -> list[Hit]:
         groups: dict[str, list[tuple[float, StoredPassage]]] = {}
@@ -352,3 +376,14 @@ def _hit(article: Article, group: list[tuple[float, StoredPassage]]) -> Hit:
         score=group[0][0],
         passages=tuple(PassageHit(p.id, p.start, p.end, round(s, 6)) for s, p in group),
     )
+
+
+def _among(ids: list[int], allowed: np.ndarray | None) -> set[int]:
+    """Those of ``ids`` that ``allowed`` (ascending ids; None: every id) holds, without making a set of it."""
+    if allowed is None or not ids:
+        return set(ids)
+    wanted = np.asarray(ids, dtype=np.int64)
+    at = np.minimum(np.searchsorted(allowed, wanted), len(allowed) - 1) if len(allowed) else None
+    if at is None:
+        return set()
+    return set(wanted[allowed[at] == wanted].tolist())

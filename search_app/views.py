@@ -17,6 +17,7 @@ from search_app.inert import escape, has_direction_controls
 from search_app.query import parse_query
 from search_app.quotes import QuoteCheck, QuoteMatch, WordDiff
 
+RESULTS = 20  # articles a result page shows
 PASSAGE_ANCHOR = "sahafa-passage"
 TITLE_CHARS = 140
 SNIPPET_CHARS = 360  # a result shows the sentences around its best match, about this long

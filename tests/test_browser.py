@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from search_app.views import RESULTS as PAGE_RESULTS
 from tests.processes import stop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -290,3 +291,31 @@ def test_every_field_and_every_query_is_inert_in_the_browser(hostile_server, pag
     assert_inert(page)
     page.screenshot(path=str(ARTIFACTS / "hostile-quote.png"))
     assert dialogs == []
+
+
+def test_the_page_and_the_api_answer_alike(server, page, built_index, encoder):
+    """The same query on the page (a real Streamlit server, headless Chromium) and through the JSON API: the same
+    articles in the same order, with the same scores."""
+    from fastapi.testclient import TestClient
+
+    from search_app.api import create_app
+    from search_app.search import Searcher
+    from search_app.views import short_title
+
+    query = "the economy and oil prices"
+    searcher = Searcher.open(built_index, encoder=encoder)
+    with TestClient(create_app(lambda: searcher)) as client:
+        answer = client.get("/search", params={"q": query, "k": PAGE_RESULTS}).json()["results"]
+    searcher.close()
+    page.goto(server)
+    page.get_by_placeholder("Search in Arabic or English", exact=False).wait_for(timeout=SLOW)
+    search(page, query)
+    page.locator(".sahafa-card-title").first.wait_for(timeout=SLOW)
+    shown = [
+        (title.inner_text().removeprefix(title.locator(".sahafa-rank").inner_text()).strip(), score.inner_text())
+        for title, score in zip(
+            page.locator(".sahafa-card-title").all(), page.locator(".sahafa-score").all(), strict=True
+        )
+    ]
+    assert len(answer) > 1
+    assert shown == [(short_title(hit["title"]), f"score {hit['score']:.3f}") for hit in answer]
