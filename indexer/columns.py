@@ -12,7 +12,7 @@ leaves fewer rows than the columns hold, they are read again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from indexer.lexical import day_number
 from indexer.store import Store
 
 CHUNK = 200_000
+SELECTED = 8  # filters whose answers are kept
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Columns:
     sources: dict[str, int]
     articles: dict[str, int]  # shared by the columns of passages and of sentences
     high: int = 0
+    _selected: dict[tuple, tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)  # select's last answers
 
     @classmethod
     def read(cls, store: Store, table: str, articles: dict[str, int] | None = None) -> Columns:
@@ -86,7 +88,21 @@ class Columns:
         return np.unique(self.article[at[held]])
 
     def select(self, filters: Filters, *, lang_not: str | None = None) -> np.ndarray:
-        """Ids of the rows that pass ``filters`` (and, with ``lang_not``, are not in that language), ascending."""
+        """Ids of the rows that pass ``filters`` (and, with ``lang_not``, are not in that language), ascending;
+        the same array (read-only) for the same filters while these columns hold the same rows, so a page's
+        queries under one filter pay for it once."""
+        key = (filters.lang, tuple(sorted(filters.sources)), filters.date_from, filters.date_to, lang_not)
+        cached = self._selected.get(key)
+        if cached is not None and cached[0] == len(self.ids):
+            return cached[1]
+        found = self._select(filters, lang_not)
+        found.flags.writeable = False
+        if len(self._selected) >= SELECTED:
+            self._selected.pop(next(iter(self._selected)))
+        self._selected[key] = (len(self.ids), found)
+        return found
+
+    def _select(self, filters: Filters, lang_not: str | None) -> np.ndarray:
         mask = np.ones(len(self.ids), dtype=bool)
         if filters.lang:
             mask &= self.lang == self.langs.get(filters.lang, -1)

@@ -67,6 +67,7 @@ class VectorIndex:
         self.generation = 0
         # The largest row id added: rows above it were committed after (store ids are never reused).
         self.high = 0
+        self._last_selector: tuple[np.ndarray, faiss.IDSelector] | None = None  # (allowed, its FAISS filter)
 
     @staticmethod
     def _exact_index(dim: int) -> faiss.Index:
@@ -173,7 +174,7 @@ class VectorIndex:
     def _search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, nprobe: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        selector = _selector(allowed) if allowed is not None else None  # kept alive: params do not own it
+        selector = self._selector_for(allowed) if allowed is not None else None  # kept: params do not own it
         if nprobe is None:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         else:
@@ -181,9 +182,18 @@ class VectorIndex:
             if params is None:
                 params = faiss.SearchParametersIVF(nprobe=nprobe)
         scores, ids = self.index.search(self._as_query(query).reshape(1, -1), k, params=params)
-        del selector
         keep = ids[0] >= 0
         return self._scaled(scores[0][keep]), ids[0][keep]
+
+    def _selector_for(self, allowed: np.ndarray) -> faiss.IDSelector:
+        """FAISS's filter for ``allowed``: the last one again when asked for the same read-only array (filters
+        answer the same array for the same filters, ``indexer.columns``)."""
+        last = self._last_selector
+        if last is not None and last[0] is allowed and not allowed.flags.writeable:
+            return last[1]
+        selector = _selector(allowed)
+        self._last_selector = (allowed, selector)
+        return selector
 
     def _rerank(self, query: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best of ``ids`` by exact inner product with their stored vectors."""
