@@ -83,9 +83,8 @@ class Columns:
     def articles_of(self, ids: np.ndarray) -> np.ndarray:
         """The article codes of the rows ``ids`` (those these columns hold), each once."""
         ids = np.asarray(ids, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.ids, ids), max(0, len(self.ids) - 1))
-        held = (at < len(self.ids)) & (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), dtype=bool)
-        return np.unique(self.article[at[held]])
+        held = members(self.ids, ids)
+        return np.unique(self.article[np.searchsorted(self.ids, ids[held])])
 
     def select(self, filters: Filters, *, lang_not: str | None = None) -> np.ndarray:
         """Ids of the rows that pass ``filters`` (and, with ``lang_not``, are not in that language), ascending;
@@ -123,3 +122,12 @@ class Columns:
         if not filters.active:
             return np.asarray(ids, dtype=np.int64)
         return np.intersect1d(np.asarray(ids, dtype=np.int64), self.select(filters), assume_unique=True)
+
+
+def members(ascending: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` the ascending array ``ascending`` holds (a mask over ``ids``), without a set of it."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not len(ascending):
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(ascending, ids), len(ascending) - 1)
+    return ascending[at] == ids

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.columns import members
 from indexer.config import check_dimension
 from indexer.encoders import Encoder, SentenceEncoder, load_encoder
 from indexer.errors import BadQuery
@@ -383,7 +384,4 @@ def _among(ids: list[int], allowed: np.ndarray | None) -> set[int]:
     if allowed is None or not ids:
         return set(ids)
     wanted = np.asarray(ids, dtype=np.int64)
-    at = np.minimum(np.searchsorted(allowed, wanted), len(allowed) - 1) if len(allowed) else None
-    if at is None:
-        return set()
-    return set(wanted[allowed[at] == wanted].tolist())
+    return set(wanted[members(allowed, wanted)].tolist())
