@@ -204,9 +204,8 @@ def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[A
     except BadRecord as bad:
         on_bad(bad)
         return
-    csv.field_size_limit(MAX_RECORD_BYTES)  # long articles exceed the 128 KiB default
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = _csv_rows(_Lines(handle), path, on_bad)
+        rows = csv_rows(handle, str(path), on_bad)
         _, header = next(rows, (None, None))
         if header is None:
             on_bad(BadRecord(f"{path}:1", "empty file"))
@@ -215,7 +214,8 @@ def _read_csv(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[A
         if "text" not in names:
             on_bad(BadRecord(f"{path}:1", "no 'text' column in header"))
             return
-        for where, row in rows:
+        for number, row in rows:
+            where = f"{path}:{number}"
             try:
                 if len(row) != len(names):
                     raise BadRecord(where, f"expected {len(names)} fields, found {len(row)}")
@@ -253,13 +253,16 @@ class _Lines:
         return numbered[1]
 
 
-def _csv_rows(lines: _Lines, path: Path, on_bad: OnBad) -> Iterator[tuple[str, list[str]]]:
-    """Non-blank rows with ``path:line`` of the line each starts on.
+def csv_rows(handle: Any, name: str, on_bad: OnBad) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows of the CSV text ``handle`` (opened with ``newline=""``), each with the number of the line it
+    starts on; problems go to ``on_bad`` as ``name:line`` BadRecords.
 
     Quotes are read strictly. A row whose quoted field runs past its line without closing properly (a stray
     ``"``, which would swallow every later row into one field) is reported and skipped, and reading starts
     again at its second line. A quoting slip inside one line (``"a" b``) is read leniently, as spreadsheets do.
     """
+    csv.field_size_limit(MAX_RECORD_BYTES)  # long articles exceed the 128 KiB default
+    lines = _Lines(handle)
     reader = csv.reader(lines, strict=True)
     while True:
         lines.row = []
@@ -271,12 +274,12 @@ def _csv_rows(lines: _Lines, path: Path, on_bad: OnBad) -> Iterator[tuple[str, l
             first, last = lines.row[0], lines.row[-1]
             if "field limit" in str(error):  # the field's end is unknown: what follows cannot be read as rows
                 reason = f"a field longer than {MAX_RECORD_BYTES:,} characters; the rest of the file is not read"
-                on_bad(BadRecord(f"{path}:{first[0]}", reason))
+                on_bad(BadRecord(f"{name}:{first[0]}", reason))
                 return
             if len(lines.row) > 1:
                 on_bad(
                     BadRecord(
-                        f"{path}:{first[0]}",
+                        f"{name}:{first[0]}",
                         f"unbalanced quote: the row runs on to line {last[0]} ({error}); row skipped, "
                         f"reading goes on at line {first[0] + 1}",
                     )
@@ -286,7 +289,7 @@ def _csv_rows(lines: _Lines, path: Path, on_bad: OnBad) -> Iterator[tuple[str, l
                 continue
             row = next(csv.reader([first[1]]), [])
         if row:
-            yield f"{path}:{lines.row[0][0]}", row
+            yield lines.row[0][0], row
 
 
 def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
@@ -381,19 +384,23 @@ def _decode_file(path: Path, warn: Warn) -> str:
     size = path.stat().st_size
     if size > MAX_RECORD_BYTES:
         raise BadRecord(f"{path}:1", f"file of {size:,} bytes is over the {MAX_RECORD_BYTES:,}-byte limit; not read")
-    data = path.read_bytes()
+    content = decode_text(path.read_bytes(), str(path), warn)
+    if not content.strip():
+        raise BadRecord(f"{path}:1", "empty file")
+    return content
+
+
+def decode_text(data: bytes, name: str, warn: Warn) -> str:
+    """Bytes as text: UTF-8 (BOM allowed), else charset-normalizer's best guess, with a warning naming it."""
     try:
-        content = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         guess = charset_normalizer.from_bytes(data).best()
         if guess is None:
             byte = data[error.start]
-            raise BadRecord(f"{path}:1", f"not valid UTF-8 (byte 0x{byte:02x}), encoding unknown") from None
-        warn(f"{path}: not valid UTF-8; decoded as {guess.encoding}")
-        content = str(guess)
-    if not content.strip():
-        raise BadRecord(f"{path}:1", "empty file")
-    return content
+            raise BadRecord(f"{name}:1", f"not valid UTF-8 (byte 0x{byte:02x}), encoding unknown") from None
+        warn(f"{name}: not valid UTF-8; decoded as {guess.encoding}")
+        return str(guess)
 
 
 def _clean_text(text: str) -> str:

@@ -15,18 +15,24 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from indexer.errors import SahafaError
 from search_app.output import hit_json, languages_json, quote_json
 from search_app.query import MAX_QUERY_CHARS
-from search_app.quotes import check_quote
+from search_app.quote_batch import check_rows, checker, read_sheet, to_csv
+from search_app.quotes import MAX_QUOTE_CHARS, check_quote
 from search_app.search import Searcher
 
 MAX_K = 100
-MAX_BATCH = 100  # quotes in one POST /quotes
-MAX_QUOTE_CHARS = 4_000
+MAX_BATCH = 100  # quotes in one POST /quotes or /quotes/csv
+SHEET_BODY = {
+    "required": True,
+    "description": "A CSV with a 'quote' column ('id' and other columns are kept), or text/plain: one quote a line.",
+    "content": {"text/csv": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
+}
 MAX_SOURCES = 50
 MAX_BODY_BYTES = 1_000_000
 MAX_ID_CHARS = 1_000
@@ -105,6 +111,26 @@ def create_app(open_searcher: Callable[[], Searcher], *, cors: tuple[str, ...] =
     def quotes(body: QuotesRequest) -> dict[str, Any]:
         with lock:
             return {"results": [quote_json(check_quote(searcher(), text)) for text in body.quotes]}
+
+    @app.post(
+        "/quotes/csv",
+        summary="Check a sheet of quotes: CSV in, CSV of verdicts out (as `sahafa quote --file --csv`)",
+        openapi_extra={"requestBody": SHEET_BODY},
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}, "description": "One row per input row, in order."}},
+    )
+    async def quote_sheet(request: Request) -> Response:
+        plain = request.headers.get("content-type", "").split(";")[0].strip() == "text/plain"
+        sheet = read_sheet(await request.body(), "body", lines=plain)
+        if len(sheet.rows) > MAX_BATCH:
+            return _error(413, f"body: {len(sheet.rows):,} rows is over the limit of {MAX_BATCH} in one request")
+
+        def check() -> list:
+            with lock:
+                return list(check_rows(sheet.rows, checker(searcher())))
+
+        results = await run_in_threadpool(check)  # off the event loop, as FastAPI runs the plain endpoints
+        return Response(to_csv(results, sheet.extra_columns), media_type="text/csv; charset=utf-8")
 
     @app.get("/articles/{article_id}", summary="One article, with its original text")
     def article(article_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS)]) -> dict[str, Any]:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import os
 import threading
+from collections import Counter
 
 import streamlit as st
 
 from indexer.errors import SahafaError
 from indexer.records import Hit
 from search_app import export, views
-from search_app.quotes import QuoteCheck, check_quote
+from search_app.quote_batch import check_rows, read_sheet, table_row, to_csv
+from search_app.quotes import VERDICTS, QuoteCheck, check_quote
 from search_app.search import LanguageCount, Searcher
 
 MODES = {"hybrid": "hybrid", "semantic": "semantic", "exact phrase": "lexical"}
@@ -28,8 +31,10 @@ LANGS = {"Arabic": "ar", "English": "en"}
 LANGS_BY_CODE = {code: name for name, code in LANGS.items()}
 PAGES = {"search": "Search", "quote": "Quote check"}
 RESULTS = views.RESULTS
+MAX_PAGE_QUOTES = 1_000
 QUOTE_MARKS = '"“”«»„'
 PLACEHOLDER = "Search in Arabic or English · ابحث بالعربية أو بالإنجليزية"
+LIST_PLACEHOLDER = "One quote per line, Arabic or English · اقتباس واحد في كل سطر، بالعربية أو بالإنجليزية"
 QUOTE_PLACEHOLDER = "Paste a quote in Arabic or English · الصق اقتباسًا بالعربية أو بالإنجليزية"
 SCROLL = (
     "<script>(function(){var n=0;var t=setInterval(function(){"
@@ -243,6 +248,14 @@ def quote_page(path: str, searcher: Searcher) -> None:
     st.caption(
         "Did somebody say this, where, and when? Verbatim, normalised, close, translation, paraphrase or not found."
     )
+    one, many = st.tabs(["One quote", "A list of quotes"])
+    with one:
+        single_quote(path, searcher)
+    with many:
+        quote_list(path)
+
+
+def single_quote(path: str, searcher: Searcher) -> None:
     hidden = {"label_visibility": "collapsed", "placeholder": QUOTE_PLACEHOLDER}
     quote = st.text_area("Quote", height=110, **hidden, **bound("quote"))
     st.button("Check quote", type="primary")
@@ -259,6 +272,77 @@ def quote_page(path: str, searcher: Searcher) -> None:
         article = searcher.retrieval.article(match.article_id)
         with st.container(border=True):
             st.markdown(views.quote_match_html(match, article.text if article else None), unsafe_allow_html=True)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def cached_check(path: str, quote: str, generation: int) -> QuoteCheck:
+    searcher, lock = open_searcher(path)
+    with lock:
+        return check_quote(searcher, quote)
+
+
+def quote_list(path: str) -> None:
+    """A sheet of quotes (a CSV file or pasted lines) in, a table of verdicts out, downloadable as CSV."""
+    upload = st.file_uploader(
+        "A CSV with a `quote` column (`id` and your other columns come back beside the verdicts), "
+        "or a text file of one quote per line",
+        type=["csv", "txt"],
+        key="sheet_file",
+    )
+    pasted = st.text_area("…or paste quotes", height=120, key="sheet_text", placeholder=LIST_PLACEHOLDER)
+    data, name, lines = (upload.getvalue(), upload.name, False) if upload else (pasted.encode(), "pasted", True)
+    wanted = hashlib.sha256(name.encode() + b"\0" + data).hexdigest()
+    if st.button("Check all quotes", type="primary", key="sheet_go"):
+        st.session_state.sheet_checked = wanted
+    if st.session_state.get("sheet_checked") != wanted or not data.strip():
+        st.caption(f"At most {MAX_PAGE_QUOTES:,} quotes at a time here; `sahafa quote --file F --csv` has no limit.")
+        return
+    try:
+        sheet = read_sheet(data, name, lines=lines)
+    except SahafaError as exc:
+        st.error(f"The quotes could not be read: {views.markdown_text(str(exc))}")
+        return
+    if len(sheet.rows) > MAX_PAGE_QUOTES:
+        st.error(
+            f"{len(sheet.rows):,} rows: the page checks at most {MAX_PAGE_QUOTES:,} at a time. "
+            "Split the file, or run `sahafa quote --file FILE --csv` for any number."
+        )
+        return
+    for note in sheet.notes:
+        st.info(views.markdown_text(note))
+    stamp = generation(path)
+    progress = st.progress(0.0, text="Checking quotes…")
+    results = []
+    for done, result in enumerate(check_rows(sheet.rows, lambda q: cached_check(path, q, stamp)), 1):
+        results.append(result)
+        progress.progress(done / len(sheet.rows), text=f"Checked {done:,} of {len(sheet.rows):,} quotes")
+    progress.empty()
+    problems = [f"line {r.row.line}: {r.error}" for r in results if r.error]
+    verdicts = Counter(r.check.verdict for r in results if r.check)
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items(), key=lambda v: VERDICTS.index(v[0])))
+    st.markdown(f"**{len(results) - len(problems)} of {len(results)} quotes checked**: {summary or 'none'}")
+    if problems:
+        st.warning("Rows not checked:\n\n" + "\n".join(f"- {views.markdown_text(p)}" for p in problems))
+    st.download_button(
+        "Download the verdicts as CSV",
+        to_csv(results, sheet.extra_columns),
+        file_name="quote-check.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    columns = ["line", "id", "quote", "verdict", "outlet", "date", "source_text", "url", "error"]
+    table = [{name: table_row(r)[name] for name in columns} for r in results]
+    for row in table:  # a link only to a web page, never a javascript: or data: address
+        row["url"] = row["url"] if views.web_link(str(row["url"])) else ""
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "quote": st.column_config.TextColumn("quote", width="medium"),
+            "source_text": st.column_config.TextColumn("source text", width="medium"),
+            "url": st.column_config.LinkColumn("url", width="small"),
+        },
+    )
 
 
 def main() -> None:

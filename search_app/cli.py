@@ -6,11 +6,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from indexer.errors import SahafaError
 from search_app.inert import json_line, terminal
+
+if TYPE_CHECKING:
+    from search_app.search import Searcher
 
 DEFAULT_INDEX = "index"
 
@@ -275,25 +279,100 @@ def search_cmd(
 
 
 @cli.command("quote")
-@click.argument("text")
+@click.argument("text", required=False)
 @index_option()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--file",
+    "sheet",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Check every quote of a CSV (a 'quote' column; 'id' and other columns are kept) or of a text file "
+    "(one quote per line); '-' reads standard input.",
+)
+@click.option("--lines", is_flag=True, help="Read --file as one quote per line, whatever its name.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with --file: one JSON line per row).")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV output: one row per quote with verdict, outlet, date, span and citation.")  # fmt: skip
 @backend_option(SEARCH_BACKEND)
 @runtime_options
 def quote_cmd(
-    text: str, index_dir: Path, as_json: bool, backend: str | None, device: str | None, precision: str | None
+    text: str | None,
+    index_dir: Path,
+    sheet: Path | None,
+    lines: bool,
+    as_json: bool,
+    as_csv: bool,
+    backend: str | None,
+    device: str | None,
+    precision: str | None,
 ) -> None:
-    """Check a quote: verbatim, normalised, close, translation, paraphrase or not found; sources earliest first."""
+    """Check a quote: verbatim, normalised, close, translation, paraphrase or not found; sources earliest first.
+
+    With --file, check a whole sheet of quotes: every row comes back, in order, with its line number; rows that
+    cannot be checked say why (also on standard error) and the others are checked as usual.
+    """
     from search_app.output import quote_json, quote_text
     from search_app.quotes import check_quote
     from search_app.search import Searcher
 
+    if (text is None) == (sheet is None):
+        raise click.UsageError("give either TEXT or --file FILE")
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
     _one_encoder_thread()
     try:
-        check = check_quote(Searcher.open(index_dir, backend=backend, device=device, precision=precision), text)
+        searcher = Searcher.open(index_dir, backend=backend, device=device, precision=precision)
+        if sheet is not None:
+            _quote_sheet(searcher, sheet, lines=lines, as_json=as_json, as_csv=as_csv)
+            return
+        check = check_quote(searcher, text or "")
     except SahafaError as exc:
         _fail(exc)
+    if as_csv:
+        from search_app.quote_batch import BatchResult, QuoteRow, to_csv
+
+        sys.stdout.buffer.write(to_csv([BatchResult(QuoteRow(1, "quote", check.quote), check)]))
+        return
     click.echo(json_line(quote_json(check)) if as_json else quote_text(check))
+
+
+def _quote_sheet(searcher: Searcher, path: Path, *, lines: bool, as_json: bool, as_csv: bool) -> None:
+    from search_app.quote_batch import check_rows, checker, json_row, read_sheet, text_row, to_csv
+
+    data = sys.stdin.buffer.read() if str(path) == "-" else _read_bytes(path)
+    sheet = read_sheet(data, "<stdin>" if str(path) == "-" else str(path), lines=lines)
+    for note in sheet.notes:
+        click.echo(terminal(note), err=True)
+    results = []
+    with click.progressbar(
+        check_rows(sheet.rows, checker(searcher)),
+        length=len(sheet.rows),
+        label="Checking quotes",
+        file=sys.stderr if sys.stderr.isatty() else open(os.devnull, "w"),  # noqa: SIM115 - closed with the process
+    ) as checked:
+        for result in checked:
+            if as_json:
+                click.echo(json_line(json_row(result)))
+            elif not as_csv:
+                click.echo(terminal(text_row(result)))
+            results.append(result)
+    if as_csv:
+        sys.stdout.buffer.write(to_csv(results, sheet.extra_columns))
+        sys.stdout.flush()
+    problems = [f"{r.row.where}: {r.error}" for r in results if r.error]
+    for problem in problems:
+        click.echo(terminal(problem), err=True)
+    click.echo(f"{len(results) - len(problems)} of {len(results)} row(s) checked", err=True)
+
+
+def _read_bytes(path: Path) -> bytes:
+    from indexer.errors import BadSource
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BadSource(f"no such file: {path}") from None
+    except OSError as exc:
+        raise BadSource(f"cannot read {path}: {exc.strerror}") from None
 
 
 @cli.command("serve")
@@ -352,8 +431,9 @@ def api_cmd(
     device: str | None,
     precision: str | None,
 ) -> None:
-    """Serve the JSON HTTP API on http://HOST:PORT: GET /search, POST /quote, POST /quotes, GET /articles/ID,
-    GET /health, GET /info; the OpenAPI schema at /openapi.json, its pages at /docs. Ctrl+C stops it."""
+    """Serve the JSON HTTP API on http://HOST:PORT: GET /search, POST /quote, POST /quotes, POST /quotes/csv,
+    GET /articles/ID, GET /health, GET /info; the OpenAPI schema at /openapi.json, its pages at /docs.
+    Ctrl+C stops it."""
     import uvicorn
 
     from search_app.api import create_app

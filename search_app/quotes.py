@@ -39,6 +39,7 @@ REGION_MARGIN = 400
 WINDOW_CANDIDATES = 256  # most article windows aligned word by word with the quote (see _best_window)
 QUOTE_MARKS = '"“”«»„'
 MAX_QUOTE_WORDS = 200
+MAX_QUOTE_CHARS = 4_000  # longest quote the API and batch checks accept
 
 
 @dataclass(frozen=True)

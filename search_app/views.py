@@ -8,6 +8,7 @@ blank line inside an HTML block would end the block and hand the rest to the Mar
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from indexer.records import Hit, Span
@@ -17,6 +18,7 @@ from search_app.inert import escape, has_direction_controls
 from search_app.query import parse_query
 from search_app.quotes import QuoteCheck, QuoteMatch, WordDiff
 
+MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$:]")
 RESULTS = 20  # articles a result page shows
 PASSAGE_ANCHOR = "sahafa-passage"
 TITLE_CHARS = 140
@@ -108,6 +110,17 @@ def lang_badge(lang: str) -> str:
     return f'<span class="{badge}" title="{html.escape(name)}">{escape(name)}</span>'
 
 
+def web_link(url: str | None) -> bool:
+    """Whether ``url`` may be a link on the page: http(s) only, never a javascript: or data: address."""
+    return url is not None and url.strip().lower().startswith(("http://", "https://"))
+
+
+def markdown_text(text: str) -> str:
+    """``text`` for a Markdown element (``st.info``, ``st.warning``), shown as written: no link, emphasis or HTML
+    that a file's header or a row could bring."""
+    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
 def meta(source: str | None, date: str | None, lang: str, url: str | None, *extra: str) -> str:
     """Language badge, outlet, day, any ``extra`` (already HTML) and a link to the source."""
     parts = [
@@ -116,7 +129,7 @@ def meta(source: str | None, date: str | None, lang: str, url: str | None, *extr
         f"<span>{escape(day(date) or 'undated')}</span>",
         *extra,
     ]
-    if url and url.lower().startswith(("http://", "https://")):  # never a javascript: or data: link
+    if web_link(url):
         parts.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">source ↗</a>')
     elif url:
         parts.append(f"<span>{escape(url)}</span>")

@@ -319,3 +319,33 @@ def test_the_page_and_the_api_answer_alike(server, page, built_index, encoder):
     ]
     assert len(answer) > 1
     assert shown == [(short_title(hit["title"]), f"score {hit['score']:.3f}") for hit in answer]
+
+
+def test_a_list_of_quotes_checked_on_the_page_and_downloaded(server, page, tmp_path):
+    """Upload a CSV of quotes on the quote page: progress, a table of verdicts, the bad row named by its line,
+    and a downloadable CSV with every row in order and the sheet's own column kept."""
+    import csv
+    import io
+
+    sheet = tmp_path / "quotes.csv"
+    absent = "The committee voted to rename the lighthouse after a retired ferry captain."
+    sheet.write_text(f'id,quote,desk\nq1,"{VERBATIM}",politics\nq2,,politics\nq3,"{absent}",culture\n', "utf-8")
+    page.goto(f"{server}/?page=quote")
+    page.get_by_role("tab", name="A list of quotes").click()
+    page.locator("input[type=file]").set_input_files(str(sheet))
+    settle(page)
+    page.get_by_role("button", name="Check all quotes").click()
+    summary = page.get_by_text("2 of 3 quotes checked", exact=False)
+    summary.wait_for(timeout=SLOW)
+    settle(page)
+    assert page.get_by_text("line 3: empty quote; row not checked", exact=False).is_visible()
+    page.locator("[data-testid=stDataFrame]").wait_for(timeout=SLOW)
+    with page.expect_download(timeout=SLOW) as download:
+        page.get_by_role("button", name="Download the verdicts as CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
+    assert [(r["line"], r["id"], r["verdict"], r["desk"]) for r in rows] == [
+        ("2", "q1", "verbatim", "politics"), ("3", "q2", "", "politics"), ("4", "q3", "not found", "culture"),
+    ]  # fmt: skip
+    assert VERBATIM in rows[0]["source_text"] and rows[1]["error"] == "empty quote; row not checked"
+    assert summary.is_visible()  # downloading does not rerun the page and lose the table
+    screenshot(page, "quote-list.png")
