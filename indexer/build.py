@@ -97,6 +97,9 @@ def sha1(text: str) -> str:
 def record_hash(article: Article) -> str:
     fields = asdict(article)
     fields.pop("origin")
+    for name in ("author", "dateline"):  # added later: an article without them keeps the hash it had
+        if fields[name] is None:
+            fields.pop(name)
     return sha1(json.dumps(fields, ensure_ascii=False, sort_keys=True))
 
 

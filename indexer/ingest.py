@@ -1,4 +1,5 @@
-"""Read articles from JSONL, CSV, plain-text and HTML sources into ``Article`` records.
+"""Read articles from JSONL, CSV, plain-text, HTML, RSS/Atom (feeds.py) and WARC (warc.py) sources into
+``Article`` records.
 
 Bad records are reported through ``on_bad`` and skipped; reading goes on. The article text is never
 altered beyond decoding, turning ``\\r\\n`` and ``\\r`` into ``\\n`` and stripping the ends.
@@ -24,6 +25,7 @@ import charset_normalizer
 from dateutil import parser as date_parser
 from dateutil.parser import UnknownTimezoneWarning
 
+from indexer.dateline import dateline
 from indexer.errors import BadRecord, BadSource
 from indexer.lang import detect_lang
 from indexer.records import Article
@@ -31,7 +33,7 @@ from indexer.records import Article
 Warn = Callable[[str], None]
 OnBad = Callable[[BadRecord], None]
 
-FIELDS = ("id", "title", "text", "date", "source", "lang", "url")
+FIELDS = ("id", "title", "text", "date", "source", "lang", "url", "author", "dateline")
 LANGS = {"ar": "ar", "arabic": "ar", "en": "en", "english": "en"}
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -44,6 +46,10 @@ NON_SPACE = re.compile(r"\S")
 # news-dev) is cut at a word boundary, with a warning. Peak memory per record stays a small multiple of these.
 MAX_RECORD_BYTES = 64 * 2**20
 MAX_TEXT_CHARS = 1_000_000
+PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "datepublished", "pubdate", "publishdate",
+    "publish-date", "dc.date.issued", "dcterms.issued", "dc.date", "sailthru.date", "parsely-pub-date",
+)  # fmt: skip
 DAY_FIRST = re.compile(r"\s*(\d{1,2})\D")
 
 
@@ -58,7 +64,12 @@ def read_sources(paths: Sequence[str | Path], on_bad: OnBad, on_warning: Warn | 
         paths = [paths]
     warn = on_warning or (lambda message: None)
     files = [found for path in paths for found in _source_files(Path(path), warn)]
-    return chain.from_iterable(READERS[f.suffix.lower()](f, file_id, on_bad, warn) for f, file_id in files)
+    return chain.from_iterable(READERS[kind_of(f)](f, file_id, on_bad, warn) for f, file_id in files)
+
+
+def kind_of(path: Path) -> str:
+    """The reader's key for ``path``: its suffix, lower-cased (``.warc.gz`` as one)."""
+    return ".warc.gz" if path.name.lower().endswith(".warc.gz") else path.suffix.lower()
 
 
 def parse_date(value: str | None) -> str | None:
@@ -100,7 +111,7 @@ def _source_files(path: Path, warn: Warn) -> Iterator[tuple[Path, str]]:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
                 file = Path(folder, name)
-                if name.startswith(".") or file.suffix.lower() not in READERS:
+                if name.startswith(".") or kind_of(file) not in READERS:
                     continue
                 why = _unreadable(file, root)
                 if why:
@@ -110,7 +121,7 @@ def _source_files(path: Path, warn: Warn) -> Iterator[tuple[Path, str]]:
     elif path.is_file() or not path.exists():
         if not path.exists():
             raise BadSource(f"no such file or directory: {path}")
-        if path.suffix.lower() not in READERS:
+        if kind_of(path) not in READERS:
             kinds = ", ".join(sorted(READERS))
             raise BadSource(f"unsupported file type '{path.suffix}': {path} (expected one of {kinds})")
         yield path, path.stem
@@ -299,24 +310,26 @@ def _article(fields: Mapping[str, Any], where: str, warn: Warn) -> Article:
         raise BadRecord(where, "missing text")
     if not isinstance(text, str):
         raise BadRecord(where, "text is not a string")
-    text = _capped(text, where, warn)
+    text = capped_text(text, where, warn)
     if not text:
         raise BadRecord(where, "empty text")
     _check_encodable(fields, where)
-    title = _clean(fields.get("title")) or ""
+    title = clean_field(fields.get("title")) or ""
     return Article(
-        id=_clean(fields.get("id")) or content_id(title, text),
+        id=clean_field(fields.get("id")) or content_id(title, text),
         text=text,
         title=title,
-        date=_date(_clean(fields.get("date")), where, warn),
-        source=_clean(fields.get("source")),
-        lang=_lang(fields.get("lang"), title, text),
-        url=_clean(fields.get("url")),
+        date=field_date(clean_field(fields.get("date")), where, warn),
+        source=clean_field(fields.get("source")),
+        lang=field_lang(fields.get("lang"), title, text),
+        url=clean_field(fields.get("url")),
         origin=where,
+        author=clean_field(fields.get("author")) or clean_field(fields.get("byline")),
+        dateline=clean_field(fields.get("dateline")) or dateline(text),
     )
 
 
-def _capped(raw: str, where: str, warn: Warn) -> str:
+def capped_text(raw: str, where: str, warn: Warn) -> str:
     """``_clean_text(raw)``, or its first MAX_TEXT_CHARS characters cut back to the last whitespace, with a
     warning. Only the part kept is copied: a 50 MB field costs one slice, not three copies."""
     if len(raw) <= MAX_TEXT_CHARS or not NON_SPACE.search(raw, MAX_TEXT_CHARS):
@@ -341,42 +354,106 @@ def _check_encodable(fields: Mapping[str, Any], where: str) -> None:
 
 def _read_txt(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
     try:
-        content = _capped(_decode_file(path, warn), str(path), warn)
+        content = capped_text(_decode_file(path, warn), str(path), warn)
     except BadRecord as bad:
         on_bad(bad)
         return
     # The first line is the title; it stays in the text too, so nothing of the file goes unsearched
     # (the seed articles open with a whole paragraph on that line).
     title = content.partition("\n")[0].strip()
-    yield Article(id=file_id, text=content, title=title, lang=detect_lang(content), origin=str(path))
+    body = content.partition("\n")[2].lstrip()  # the first line is the title; a dateline opens what follows
+    yield Article(
+        id=file_id, text=content, title=title, lang=detect_lang(content), origin=str(path),
+        dateline=dateline(content) or dateline(body),
+    )  # fmt: skip
 
 
 def _read_html(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
-    import trafilatura  # imported here: it takes ~0.5 s and only HTML sources need it
-
     try:
-        html = _decode_file(path, warn)
-        # favor_precision drops nav/footer text that the default keeps on small pages
-        found = trafilatura.extract(html, include_comments=False, favor_precision=True)
-        text = _capped(found or trafilatura.extract(html, include_comments=False) or "", str(path), warn)
-        if not text:
-            raise BadRecord(f"{path}:1", "no article text found in HTML")
+        yield html_article(_decode_file(path, warn), file_id, str(path), warn, where=f"{path}:1")
     except BadRecord as bad:
         on_bad(bad)
-        return
+
+
+def _read_feed(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
+    from indexer.feeds import read_feed  # feedparser is imported only for feeds
+
+    return read_feed(path, on_bad, warn)
+
+
+def _read_warc(path: Path, file_id: str, on_bad: OnBad, warn: Warn) -> Iterator[Article]:
+    from indexer.warc import read_warc
+
+    return read_warc(path, on_bad, warn)
+
+
+def html_article(page: str, article_id: str, origin: str, warn: Warn, *, where: str, url: str | None = None) -> Article:
+    """The article of an HTML page: its main text (trafilatura), title, publish date, outlet, canonical URL
+    (else ``url``, where the page was fetched from), byline and dateline. BadRecord at ``where`` when it has
+    no text."""
+    import trafilatura  # imported here: it takes ~0.5 s and only HTML sources need it
+
+    # favor_precision drops nav/footer text that the default keeps on small pages
+    found = trafilatura.extract(page, include_comments=False, favor_precision=True)
+    text = capped_text(found or trafilatura.extract(page, include_comments=False) or "", where, warn)
+    if not text:
+        raise BadRecord(where, "no article text found in HTML")
     # extensive=False: only dates the page declares, not guesses from "Copyright 2018" footers
-    meta = trafilatura.extract_metadata(html, extensive=False)
-    title = _clean(meta.title) or ""
-    yield Article(
-        id=file_id,
+    meta = trafilatura.extract_metadata(page, extensive=False)
+    title = clean_field(meta.title) or ""
+    return Article(
+        id=article_id,
         text=text,
         title=title,
-        date=_date(_clean(meta.date), str(path), warn),
-        source=_clean(meta.sitename),
+        date=field_date(published(page) or clean_field(meta.date), where, warn),
+        source=clean_field(meta.sitename),
         lang=detect_lang(f"{title} {text}"),
-        url=_clean(meta.url),
-        origin=str(path),
+        url=clean_field(meta.url) or url,
+        origin=origin,
+        author=clean_field(meta.author),
+        dateline=dateline(text) or dateline(text.removeprefix(title).lstrip()),  # the headline may open the text
     )
+
+
+def published(page: str) -> str | None:
+    """The publish date an HTML page declares: a ``<meta>`` of ``PUBLISHED_META`` (first found in that order),
+    else ``datePublished`` in its JSON-LD. Read here, not by htmldate alone, which refuses dates before 1995."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.fromstring(page)
+    except (etree.ParserError, ValueError):
+        return None
+    declared: dict[str, str] = {}
+    for element in root.iter("meta"):
+        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
+        if key and element.get("content") and key not in declared:
+            declared[key] = element.get("content", "")
+    found = next((declared[name] for name in PUBLISHED_META if clean_field(declared.get(name))), None)
+    if found:
+        return clean_field(found)
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json" and script.text:
+            try:
+                value = _json_ld_date(json.loads(script.text))
+            except (ValueError, RecursionError):
+                continue
+            if value:
+                return value
+    return None
+
+
+def _json_ld_date(node: Any, depth: int = 0) -> str | None:
+    if depth > 8:
+        return None
+    if isinstance(node, dict):
+        if isinstance(node.get("datePublished"), str):
+            return clean_field(node["datePublished"])
+        node = [node.get("@graph")] if node.get("@graph") else []
+    if isinstance(node, list):
+        return next((d for d in (_json_ld_date(n, depth + 1) for n in node) if d), None)
+    return None
 
 
 def _decode_file(path: Path, warn: Warn) -> str:
@@ -407,21 +484,21 @@ def _clean_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def _clean(value: Any) -> str | None:
+def clean_field(value: Any) -> str | None:
     """A field as a stripped string; None when missing or blank."""
     if value is None:
         return None
     return str(value).strip() or None
 
 
-def _date(value: str | None, where: str, warn: Warn) -> str | None:
+def field_date(value: str | None, where: str, warn: Warn) -> str | None:
     parsed = parse_date(value)
     if value is not None and parsed is None:
         warn(f"{where}: unparseable date '{value}'; date left empty")
     return parsed
 
 
-def _lang(value: Any, title: str, text: str) -> str:
+def field_lang(value: Any, title: str, text: str) -> str:
     given = LANGS.get(value.strip().lower()) if isinstance(value, str) else None
     return given or detect_lang(f"{title} {text}")
 
@@ -433,4 +510,9 @@ READERS: dict[str, Callable[[Path, str, OnBad, Warn], Iterator[Article]]] = {
     ".txt": _read_txt,
     ".html": _read_html,
     ".htm": _read_html,
+    ".rss": _read_feed,
+    ".atom": _read_feed,
+    ".xml": _read_feed,
+    ".warc": _read_warc,
+    ".warc.gz": _read_warc,
 }

@@ -50,7 +50,7 @@ OVERFETCH = 4  # lexical candidates taken from Milvus's BM25 for each one return
 MAX_HITS = 16_384  # the most hits Milvus returns for one search
 PASSAGE_FIELDS = ["id", "article_id", "ordinal", "start_char", "end_char", "lang"]
 SENTENCE_FIELDS = ["id", "article_id", "start_char", "end_char", "lang", "vector"]
-ARTICLE_FIELDS = ["id", "title", "date", "source", "lang", "url", "origin", "chunks"]
+ARTICLE_FIELDS = ["id", "title", "date", "source", "lang", "url", "origin", "author", "dateline", "chunks"]
 
 
 @dataclass(frozen=True)
@@ -344,5 +344,6 @@ def _sentence(row: dict, sentence_id: int) -> StoredSentence:
 def _article(row: dict, text: str) -> Article:
     return Article(
         id=row["id"], text=text, title=row["title"], date=row.get("date"), source=row.get("source"),
-        lang=row["lang"], url=row.get("url"), origin=row["origin"],
+        lang=row["lang"], url=row.get("url"), origin=row["origin"], author=row.get("author"),
+        dateline=row.get("dateline"),
     )  # fmt: skip

@@ -259,7 +259,8 @@ def _text_rows(article: Article) -> list[dict]:
 def _article_row(article: Article, hashes: tuple[str, str], fingerprint: str, chunks: int) -> dict:
     return {
         "id": article.id, "title": article.title, "date": article.date, "source": article.source,
-        "lang": article.lang, "url": article.url, "origin": article.origin, "text_hash": hashes[0],
+        "lang": article.lang, "url": article.url, "origin": article.origin, "author": article.author,
+        "dateline": article.dateline, "text_hash": hashes[0],
         "record_hash": hashes[1], "fingerprint": fingerprint,
         "chunks": chunks, "placeholder": PLACEHOLDER,
     }  # fmt: skip
@@ -267,7 +268,7 @@ def _article_row(article: Article, hashes: tuple[str, str], fingerprint: str, ch
 
 def _too_long(article: Article) -> str | None:
     """Why the article does not fit Milvus's VARCHAR fields, or None."""
-    for name in ("id", "title", "source", "url", "origin"):
+    for name in ("id", "title", "source", "url", "origin", "author", "dateline"):
         size = _bytes(getattr(article, name) or "")
         if size > VARCHAR_BYTES:
             return f"its {name} is {size:,} bytes, a Milvus VARCHAR holds at most {VARCHAR_BYTES:,}"

@@ -25,6 +25,8 @@ class Article:
     lang: str = "ar"  # "ar" or "en"
     url: str | None = None
     origin: str = ""  # where it was read from: "file:line" or a path
+    author: str | None = None  # the byline: a feed's author, an HTML page's author, a record's "author" field
+    dateline: str | None = None  # the place-and-credit line that opens the text ("دبي، الإمارات (CNN)--")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Hit:
     text: str  # the article's original text; passage offsets and spans point into it
     score: float
     passages: tuple[PassageHit, ...] = field(default_factory=tuple)
+    author: str | None = None
+    dateline: str | None = None
 
     @property
     def best(self) -> PassageHit:

@@ -92,7 +92,12 @@ def m003_row_high_water(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water)
+def m004_bylines(db: sqlite3.Connection) -> None:
+    """The byline and dateline of each article (NULL where the source had none)."""
+    _run(db, "ALTER TABLE articles ADD COLUMN author TEXT; ALTER TABLE articles ADD COLUMN dateline TEXT")
+
+
+MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -432,7 +437,7 @@ class Store:
     def put_article(self, article: Article, text_hash: str, record_hash: str) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO articles (id, title, text, date, source, lang, url, origin, text_hash, "
-            "record_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "record_hash, author, dateline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.title,
@@ -444,6 +449,8 @@ class Store:
                 article.origin,
                 text_hash,
                 record_hash,
+                article.author,
+                article.dateline,
             ),
         )
 
@@ -550,6 +557,8 @@ def _article(row: sqlite3.Row) -> Article:
         lang=row["lang"],
         url=row["url"],
         origin=row["origin"],
+        author=row["author"],
+        dateline=row["dateline"],
     )
 
 

@@ -238,7 +238,10 @@ def article_view(searcher: Searcher, hits: list[Hit], article_id: str, query: st
         if article is None:
             st.warning("That article is not in this index (it may have been deleted).")
             return
-        hit = Hit(article.id, article.title, article.source, article.date, article.lang, article.url, article.text, 0.0)
+        hit = Hit(
+            article.id, article.title, article.source, article.date, article.lang, article.url, article.text, 0.0,
+            author=article.author, dateline=article.dateline,
+        )  # fmt: skip
     st.markdown(views.article_html(hit, query), unsafe_allow_html=True)
     st.html(SCROLL, unsafe_allow_javascript=True)
 

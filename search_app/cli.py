@@ -104,7 +104,7 @@ def index_cmd(
     quiet: bool,
     backend: str | None,
 ) -> None:
-    """Index SOURCES (JSONL, CSV, .txt/.html files or folders) into an index directory.
+    """Index SOURCES (JSONL, CSV, .txt/.html files, RSS/Atom feeds, WARC crawls, or folders) into an index.
 
     Indexing again embeds only new or changed articles; an interrupted run leaves the index at its
     last committed batch, and running the same command again completes it. With --backend, the index

@@ -27,6 +27,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "date": hit.date,
         "url": hit.url,
         "lang": hit.lang,
+        "author": hit.author,
+        "dateline": hit.dateline,
         "passage": hit.passage_text,
         "highlights": [[s.start, s.end] for s in best.spans],
         "passage_start": best.start,

@@ -376,6 +376,8 @@ def _hit(article: Article, group: list[tuple[float, StoredPassage]]) -> Hit:
         text=article.text,
         score=group[0][0],
         passages=tuple(PassageHit(p.id, p.start, p.end, round(s, 6)) for s, p in group),
+        author=article.author,
+        dateline=article.dateline,
     )
 
 

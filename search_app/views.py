@@ -199,8 +199,10 @@ def article_html(hit: Hit, query: str = "") -> str:
     heading = escape(short_title(hit.title, 400))
     title = _title_div("sahafa-article-title", hit.lang, heading, ident="sahafa-article")
     ident = f"<span>id <code>{escape(hit.article_id)}</code></span>"
+    byline = [f'<span class="sahafa-byline" dir="auto">{escape(hit.author)}</span>'] if hit.author else []
+    where = [f'<span class="sahafa-dateline" dir="auto">{escape(hit.dateline)}</span>'] if hit.dateline else []
     return _oneline(
-        f'<div class="sahafa-article">{title}{meta(hit.source, hit.date, hit.lang, hit.url, ident)}'
+        f'<div class="sahafa-article">{title}{meta(hit.source, hit.date, hit.lang, hit.url, *byline, *where, ident)}'
         f"{LEGEND}{_text_div(body, hit.lang)}</div>"
     )
 
