@@ -261,7 +261,9 @@ def _best_window(forms: Sequence[str], quote: Sequence[str]) -> tuple[int, int, 
 
 
 def _window_bounds(forms: Sequence[str], need: Counter[str], width: int) -> list[int]:
-    """For each start, how many of the ``need`` words (with multiplicity) ``forms[start:start + width]`` holds."""
+    """For each start, how many of the ``need`` words (with multiplicity) ``forms[start:start + width]`` holds;
+    every start, the last ones' windows cut short by the end of the text (SequenceMatcher's alignment is
+    greedy, so a shorter window can align more words than the full one that contains it)."""
     have: Counter[str] = Counter()
     held = 0
     bounds = []
@@ -276,7 +278,15 @@ def _window_bounds(forms: Sequence[str], need: Counter[str], width: int) -> list
                 have[old] -= 1
         if i >= width - 1:
             bounds.append(held)
-    return bounds or [held]
+    if not bounds:  # a text shorter than one window: its start
+        bounds.append(held)
+    for start in range(len(bounds), len(forms)):  # the shorter windows at the end, which can align better
+        old = forms[start - 1]
+        if old in need:
+            held -= have[old] <= need[old]
+            have[old] -= 1
+        bounds.append(held)
+    return bounds
 
 
 def _diff(quote: Sequence[tuple[str, str]], norm: Normalized, words: Sequence[Token]) -> list[WordDiff]:

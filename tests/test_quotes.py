@@ -162,3 +162,9 @@ def test_normalised_quote_near_the_end_of_a_long_article(tmp_path, encoder):
     match = check.matches[0]
     assert match.text == quote.replace("within", "within  ").upper()
     assert text[match.start : match.end] == match.text and match.start > len(filler)
+
+
+def test_a_window_cut_short_by_the_end_can_align_best():
+    """SequenceMatcher aligns greedily: here the last, shorter window holds w1 w2 w1 in order, the full one only
+    two of them (found by the property above)."""
+    assert _best_window(["w2", "w1", "w0", "w2", "w1"], ["w1", "w2", "w1"])[2] == 3
