@@ -334,7 +334,7 @@ def quote_list(path: str) -> None:
         on_click="ignore",
     )
     columns = ["line", "id", "quote", "verdict", "outlet", "date", "source_text", "url", "error"]
-    table = [{name: table_row(r)[name] for name in columns} for r in results]
+    table = [{name: row[name] for name in columns} for row in map(table_row, results)]
     for row in table:  # a link only to a web page, never a javascript: or data: address
         row["url"] = row["url"] if views.web_link(str(row["url"])) else ""
     st.dataframe(

@@ -347,7 +347,8 @@ def _quote_sheet(searcher: Searcher, path: Path, *, lines: bool, as_json: bool, 
         check_rows(sheet.rows, checker(searcher)),
         length=len(sheet.rows),
         label="Checking quotes",
-        file=sys.stderr if sys.stderr.isatty() else open(os.devnull, "w"),  # noqa: SIM115 - closed with the process
+        file=sys.stderr,
+        hidden=not sys.stderr.isatty(),
     ) as checked:
         for result in checked:
             if as_json:
