@@ -222,6 +222,29 @@ class MilvusRetrieval:
             return set()
         return set(self._holders(_where(filters), [words], limit))
 
+    def matching(self, stems: Sequence[str], phrases: Phrases, filters: Filters, limit: int) -> dict[int, str]:
+        # TEXT_MATCH per stem (Milvus's whitespace analyzer over the stemmed words) narrows the rows; every one is
+        # checked here on those words, as phrases are on the normalised ones.
+        terms = list(dict.fromkeys(stems))
+        if (not terms and not phrases) or limit <= 0:
+            return {}
+        usable = [t for t in terms if TOKEN.fullmatch(t)]
+        expr = every(_where(filters), *(f"TEXT_MATCH(stemmed, {literal(t)})" for t in usable),
+                     *(phrase_like(p) for p in phrases))  # fmt: skip
+        found: dict[int, str] = {}
+        for row in self.connection.scan("passages", expr, ["id", "article_id", "stemmed", "norm"]):
+            words = set(row["stemmed"].split())
+            if all(t in words for t in terms) and holds(row["norm"], phrases):
+                found[int(row["id"])] = row["article_id"]
+        return dict(sorted(found.items())[:limit])
+
+    def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
+        found: dict[str, tuple[str | None, str | None, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            for row in self.connection.query("articles", one_of("id", chunk), ["id", "date", "source", "lang"]):
+                found[row["id"]] = (row.get("date"), row.get("source"), row["lang"])
+        return found
+
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:

@@ -68,6 +68,15 @@ class Retrieval(Protocol):
         """Passages holding ``words`` in order, one after another (normalised forms)."""
         ...
 
+    def matching(self, stems: Sequence[str], phrases: Phrases, filters: Filters, limit: int) -> dict[int, str]:
+        """``{passage id: article id}`` of the passages within ``filters`` that hold every one of ``stems`` and
+        every phrase (at most ``limit``, lowest ids first): a query's words all there, for coverage counts."""
+        ...
+
+    def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
+        """``{article id: (date, source, lang)}`` of those of ``ids`` the index holds."""
+        ...
+
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
@@ -222,6 +231,21 @@ class IndexRetrieval:
         expr = "norm : " + _fts_string(" ".join(words))
         return {int(r[0]) for r in self.store.db.execute(sql, [expr, *params, limit])}
 
+    def matching(self, stems: Sequence[str], phrases: Phrases, filters: Filters, limit: int) -> dict[int, str]:
+        expression = _match_all(stems, phrases)
+        if not expression or limit <= 0:
+            return {}
+        where, params = _where(filters)
+        joins = "JOIN articles a ON a.id = p.article_id " if filters.active else ""
+        sql = (
+            f"SELECT f.rowid, p.article_id FROM passages_fts f JOIN passages p ON p.id = f.rowid {joins}"
+            f"WHERE passages_fts MATCH ? AND {where} ORDER BY f.rowid LIMIT ?"
+        )
+        return {int(r[0]): r[1] for r in self.store.db.execute(sql, [expression, *params, limit])}
+
+    def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
+        return self.store.article_facts(ids)
+
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
@@ -289,6 +313,13 @@ def _match(stems: Sequence[str], phrases: Phrases) -> str:
     """The FTS5 expression of passages holding any of ``stems`` (stemmed column) and every phrase (normalised
     column); empty when there is nothing to match."""
     parts = ["stemmed : (" + " OR ".join(_fts_string(s) for s in stems) + ")"] if stems else []
+    parts += ["norm : " + _fts_string(" ".join(p)) for p in phrases]
+    return " AND ".join(parts)
+
+
+def _match_all(stems: Sequence[str], phrases: Phrases) -> str:
+    """The FTS5 expression of passages holding every one of ``stems`` and every phrase (empty: nothing to match)."""
+    parts = [f"stemmed : {_fts_string(s)}" for s in dict.fromkeys(stems)]
     parts += ["norm : " + _fts_string(" ".join(p)) for p in phrases]
     return " AND ".join(parts)
 

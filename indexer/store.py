@@ -358,6 +358,15 @@ class Store:
             found.update((row["id"], _article(row)) for row in self.db.execute(sql, chunk))
         return found
 
+    def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
+        """``{id: (date, source, lang)}`` of the articles ``ids`` that are stored: what coverage counts."""
+        found: dict[str, tuple[str | None, str | None, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            sql = f"SELECT id, date, source, lang FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update((row[0], (row[1], row[2], row[3])) for row in self.db.execute(sql, chunk))
+        return found
+
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         found: dict[int, StoredPassage] = {}
         for i in range(0, len(ids), 500):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indexer.errors import SahafaError
+from search_app.coverage import coverage, coverage_json, facet_names
 from search_app.output import hit_json, languages_json, quote_json
 from search_app.query import MAX_QUERY_CHARS
 from search_app.quote_batch import check_rows, checker, read_sheet, to_csv
@@ -95,12 +96,19 @@ def create_app(open_searcher: Callable[[], Searcher], *, cors: tuple[str, ...] =
         date_from: Annotated[str | None, Query(alias="from", max_length=40, description="YYYY-MM-DD.")] = None,
         date_to: Annotated[str | None, Query(alias="to", max_length=40, description="YYYY-MM-DD.")] = None,
         sort: Literal["relevance", "date"] = "relevance",
+        facets: Annotated[str | None, Query(max_length=40, description="Coverage counts over every matching "
+                          "article: any of date,source,lang, comma-separated.")] = None,  # fmt: skip
+        period: Literal["week", "month", "year"] = "month",
     ) -> dict[str, Any]:
+        wanted = facet_names(facets)
+        scope = {"mode": mode, "lang": lang, "sources": source or [], "date_from": date_from, "date_to": date_to}
         with lock:
-            results = searcher().results(
-                q, k=k, mode=mode, lang=lang, sources=source or [], date_from=date_from, date_to=date_to, sort=sort
-            )
-        return {"query": q, "results": [hit_json(h) for h in results.hits], "languages": languages_json(results)}
+            results = searcher().results(q, k=k, sort=sort, **scope)
+            found = coverage(searcher(), q, period=period, **scope) if wanted else None
+        line = {"query": q, "results": [hit_json(h) for h in results.hits], "languages": languages_json(results)}
+        if found is not None:
+            line["facets"] = coverage_json(found, wanted)
+        return line
 
     @app.post("/quote", summary="Check one quote against the original text")
     def quote(body: QuoteRequest) -> dict[str, Any]:

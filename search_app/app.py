@@ -15,12 +15,14 @@ import hashlib
 import os
 import threading
 from collections import Counter
+from functools import partial
 
 import streamlit as st
 
 from indexer.errors import SahafaError
 from indexer.records import Hit
 from search_app import export, views
+from search_app.coverage import FLOOR_TEXT, PERIODS, Coverage, coverage, period_end, period_start
 from search_app.quote_batch import check_rows, read_sheet, table_row, to_csv
 from search_app.quotes import VERDICTS, QuoteCheck, check_quote
 from search_app.search import LanguageCount, Searcher
@@ -31,6 +33,9 @@ LANGS = {"Arabic": "ar", "English": "en"}
 LANGS_BY_CODE = {code: name for name, code in LANGS.items()}
 PAGES = {"search": "Search", "quote": "Quote check"}
 RESULTS = views.RESULTS
+STACKS = ("language", "outlet")
+AXIS_FORMATS = {"week": "%d %b %Y", "month": "%b %Y", "year": "%Y"}
+MAX_STACKED = 8  # outlets the chart colours apart; the rest stack as "other"
 MAX_PAGE_QUOTES = 1_000
 QUOTE_MARKS = '"“”«»„'
 PLACEHOLDER = "Search in Arabic or English · ابحث بالعربية أو بالإنجليزية"
@@ -72,6 +77,16 @@ def run_search(
             query, k=RESULTS, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort
         )
         return found.hits, searcher.last_seconds, found.languages
+
+
+@st.cache_data(max_entries=256, show_spinner="Counting coverage…")
+def run_coverage(path: str, query: str, mode: str, filters: tuple, period: str, generation: int) -> Coverage:
+    """Every matching article counted by period, outlet and language (``search_app.coverage``), per generation."""
+    searcher, lock = open_searcher(path)
+    lang, sources, date_from, date_to = filters
+    with lock:
+        return coverage(searcher, query, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to,
+                        period=period)  # fmt: skip
 
 
 def generation(path: str) -> int:
@@ -174,10 +189,96 @@ def search_page(path: str, searcher: Searcher) -> None:
     elif not hits:
         st.warning("No article matched. Try other words, the hybrid or semantic mode, or wider filters.")
     else:
+        coverage_chart(path, text, library_mode, filters, searcher.retrieval.date_range())
         lang, outlets, date_from, date_to = filters
         settings = {"mode": mode, "lang": lang, "outlets": list(outlets), "from": str(date_from or ""),
                     "to": str(date_to or ""), "sort": sort}  # fmt: skip
         results(hits, seconds, query, settings, languages)
+
+
+def coverage_chart(path: str, query: str, mode: str, filters: tuple, held: tuple) -> None:
+    """Matching articles per week, month or year, stacked by language or outlet; clicking a bar or dragging
+    across bars narrows the date filter (and so the URL) to that span."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    period = row.segmented_control("Per", PERIODS, default="month", **bound("per")) or "month"
+    stack = row.segmented_control("Stack by", STACKS, default="language", **bound("stack")) or "language"
+    try:
+        found = run_coverage(path, query, mode, filters, period, generation(path))
+    except SahafaError as exc:
+        st.error(f"The coverage could not be counted: {exc}")
+        return
+    bound_text = "at least " if found.capped else ""
+    undated = f", {found.undated} undated" if found.undated else ""
+    row.caption(
+        f"Coverage: {bound_text}{found.articles} matching articles{undated}",
+        help=FLOOR_TEXT.capitalize() + ". Click a bar, or drag across bars, to search those dates alone.",
+    )
+    rows = chart_rows(found, stack)
+    if not rows:
+        return
+    import altair as alt  # only the page draws charts
+
+    span = alt.selection_interval(name="span", encodings=["x"])
+    bar = alt.selection_point(name="bar", fields=["start"])
+    title = "language" if stack == "language" else "outlet"
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar(stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X(
+                "start:T", title=None, axis=alt.Axis(format=AXIS_FORMATS[period], tickCount=period, labelOverlap=True)
+            ),
+            x2="next:T",
+            y=alt.Y("sum(articles):Q", title="articles"),
+            color=alt.Color("group:N", title=title, legend=alt.Legend(orient="bottom", columns=4)),
+            tooltip=[alt.Tooltip("period:N"), alt.Tooltip("group:N", title=title), alt.Tooltip("articles:Q")],
+        )
+        .add_params(span, bar)
+        .properties(height=170)
+    )
+    st.altair_chart(chart, key="coverage", on_select=partial(choose_span, period, held),
+                    selection_mode=["bar", "span"])  # fmt: skip
+
+
+def chart_rows(found: Coverage, stack: str) -> list[dict]:
+    """One row per period and language (or outlet: the busiest ``MAX_STACKED``, the rest as "other")."""
+    top = [name for name, _ in found.sources[:MAX_STACKED]]
+    rows = []
+    for bucket in found.buckets:
+        parts = dict(bucket.langs) if stack == "language" else {}
+        if stack != "language":
+            for name, n in bucket.sources:
+                key = (name or "(no outlet)") if name in top else "other"
+                parts[key] = parts.get(key, 0) + n
+        after = dt.date.fromisoformat(bucket.end) + dt.timedelta(days=1)
+        for group, n in parts.items():
+            name = LANGS_BY_CODE.get(group, group) if stack == "language" else group
+            rows.append({"start": bucket.start, "next": after.isoformat(), "period": bucket.label, "group": name,
+                         "articles": n})  # fmt: skip
+    return rows
+
+
+def choose_span(period: str, held: tuple) -> None:
+    """The chart's selection as the date filter: every period the dragged span touches, or the clicked bar's."""
+    selection = (st.session_state.get("coverage") or {}).get("selection", {})
+    picked = [_chart_day(v) for v in (selection.get("span") or {}).get("start", [])]
+    picked += [_chart_day(p.get("start")) for p in selection.get("bar") or [] if isinstance(p, dict)]
+    days = [d for d in picked if d is not None]
+    if not days:
+        return
+    first = period_start(min(days), period)
+    last = period_end(period_start(max(days), period), period)
+    low, high = day_or(held[0], first), day_or(held[1], last)
+    st.session_state["from"] = min(max(first, low), high)
+    st.session_state["to"] = max(min(last, high), low)
+    close_article()
+
+
+def _chart_day(value: object) -> dt.date | None:
+    """A date the chart sends back: milliseconds since 1970 (UTC) or an ISO date string."""
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC).date()
+    return day_or(str(value), None) if value else None  # type: ignore[arg-type]
 
 
 def set_language(name: str | None) -> None:

@@ -229,6 +229,13 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
 @click.option(
+    "--facets",
+    help="Also count every matching article (not only the top k) by date, source and/or lang, comma-separated: "
+    "coverage over time (JSON: \"facets\").",
+)
+@click.option("--period", type=click.Choice(["week", "month", "year"]), default="month", show_default=True,
+              help="The span of one date count with --facets.")  # fmt: skip
+@click.option(
     "--queries",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='Batch: a JSONL file of {"qid", "query"} objects; one JSON line out per input line.',
@@ -243,22 +250,33 @@ def search_cmd(
     backend: str | None,
     device: str | None,
     precision: str | None,
+    facets: str | None,
+    period: str,
     **options: object,
 ) -> None:
     """Search the index for QUERY (Arabic or English) in both languages.
 
     A pasted quote ranks its source first. Put words in double quotes for an exact phrase (inside a longer query,
     quoted words bind only the query's language). The output says how many results and candidates each language
-    has; --lang shows one language alone.
+    has; --lang shows one language alone. --facets date,source,lang counts every article that matches (a passage
+    holds every query word, or a sentence says the same in either language), per --period, outlet and language.
     """
     from search_app.batch import run_batch
+    from search_app.coverage import coverage, coverage_json, coverage_text, facet_names
     from search_app.output import hit_json, hit_text, languages_json, languages_text
     from search_app.search import Searcher
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either QUERY or --queries FILE")
+    try:
+        wanted = facet_names(facets)
+    except SahafaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--facets") from None
+    if wanted and queries is not None:
+        raise click.UsageError("--facets counts one QUERY's coverage; it does not go with --queries")
     _one_encoder_thread()
     options["sources"] = list(options["sources"])  # type: ignore[call-overload]
+    found = None
     try:
         searcher = Searcher.open(index_dir, backend=backend, device=device, precision=precision)
         if queries is not None:
@@ -266,16 +284,25 @@ def search_cmd(
                 click.echo(json_line(line))
             return
         results = searcher.results(query or "", **options)  # type: ignore[arg-type]
+        seconds = searcher.last_seconds
+        if wanted:
+            scope = {k: v for k, v in options.items() if k not in ("k", "sort")}
+            found = coverage(searcher, query or "", period=period, **scope)  # type: ignore[arg-type]
     except SahafaError as exc:
         _fail(exc)
     hits = results.hits
     if as_json:
         line = {"query": query, "results": [hit_json(h) for h in hits], "languages": languages_json(results)}
+        if found is not None:
+            line["facets"] = coverage_json(found, wanted)
         click.echo(json_line(line))
         return
-    click.echo(f"{len(hits)} article(s) in {searcher.last_seconds * 1000:.0f} ms; {languages_text(results)}")
+    click.echo(f"{len(hits)} article(s) in {seconds * 1000:.0f} ms; {languages_text(results)}")
     for rank, hit in enumerate(hits, 1):
         click.echo(hit_text(hit, rank))
+    if found is not None:
+        for text in coverage_text(found, wanted):
+            click.echo(terminal(text))
 
 
 @cli.command("quote")

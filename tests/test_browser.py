@@ -302,7 +302,7 @@ def test_the_page_and_the_api_answer_alike(server, page, built_index, encoder):
     from search_app.search import Searcher
     from search_app.views import short_title
 
-    query = "the economy and oil prices"
+    query = "المملكة"
     searcher = Searcher.open(built_index, encoder=encoder)
     with TestClient(create_app(lambda: searcher)) as client:
         answer = client.get("/search", params={"q": query, "k": PAGE_RESULTS}).json()["results"]
@@ -349,3 +349,55 @@ def test_a_list_of_quotes_checked_on_the_page_and_downloaded(server, page, tmp_p
     assert VERBATIM in rows[0]["source_text"] and rows[1]["error"] == "empty quote; row not checked"
     assert summary.is_visible()  # downloading does not rerun the page and lose the table
     screenshot(page, "quote-list.png")
+
+
+def test_the_coverage_chart_narrows_the_dates(server, page, built_index, encoder):
+    """Above the results, every matching article per year; dragging across the bars narrows the date filter to
+    the years they span, in the URL too."""
+    import datetime as dt
+
+    from search_app.coverage import coverage, period_end, period_start
+    from search_app.search import Searcher
+
+    query = "المملكة"
+    searcher = Searcher.open(built_index, encoder=encoder)
+    try:
+        found = coverage(searcher, query, period="year")
+        low, high = (dt.date.fromisoformat(d[:10]) for d in searcher.retrieval.date_range())
+    finally:
+        searcher.close()
+    dated = [b for b in found.buckets if b.count]
+    assert len(dated) >= 2, "the test needs matches in more than one year"
+    page.goto(f"{server}/?q={quote(query)}&per=year")
+    bars = """() => Array.from(document.querySelectorAll('.st-key-coverage svg.marks g.mark-rect path'))
+        .filter(e => e.getAttribute('fill') !== '#333')
+        .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
+        .map(r => ({x: r.x, y: r.y, width: r.width, height: r.height}))"""
+    page.wait_for_function(f"() => ({bars})().length > 0", timeout=SLOW)
+    settle(page)
+    caption = page.get_by_text("Coverage:", exact=False).first.inner_text()
+    assert f"Coverage: {found.articles} matching articles" in caption
+    boxes = page.evaluate(bars)
+    left = min(b["x"] for b in boxes) + 2
+    right = max(b["x"] + b["width"] for b in boxes) - 2
+    y = max(boxes, key=lambda b: b["height"])["y"] + 3
+    screenshot(page, "coverage.png", height=900)
+    page.mouse.move(left, y)
+    page.mouse.down()
+    page.mouse.move(right, y, steps=10)
+    page.mouse.up()
+    first = max(period_start(dt.date.fromisoformat(dated[0].start), "year"), low)
+    last = min(period_end(dt.date.fromisoformat(dated[-1].start), "year"), high)
+    page.wait_for_function(
+        "([a, b]) => { const p = new URL(location.href).searchParams;"
+        " return p.get('from') === a && p.get('to') === b; }",
+        arg=[first.isoformat(), last.isoformat()],
+        timeout=SLOW,
+    )
+    settle(page)
+    import re
+
+    metas = page.locator(".sahafa-meta").all_inner_texts()
+    dates = [m.group() for text in metas for m in [re.search(r"\d{4}-\d{2}-\d{2}", text)] if m]
+    assert dates and all(first.isoformat() <= d <= last.isoformat() for d in dates), dates
+    screenshot(page, "coverage-narrowed.png", height=900)

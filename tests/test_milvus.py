@@ -23,6 +23,8 @@ from indexer.milvus_retrieval import MilvusRetrieval
 from indexer.milvus_sync import sync_index
 from indexer.retrieval import IndexRetrieval
 from search_app.cli import cli
+from search_app.coverage import coverage
+from search_app.query import parse_query
 from search_app.quotes import check_quote
 from search_app.search import Searcher
 from tests.processes import stop
@@ -191,6 +193,46 @@ def test_the_interface_answers_alike(backend, built_index, encoder) -> None:
         assert [(s.id, s.start, s.end, s.lang, s.vector.tolist()) for s in found] == [
             (s.id, s.start, s.end, s.lang, s.vector.tolist()) for s in expected
         ] and found
+    finally:
+        sqlite.close()
+        milvus.close()
+
+
+COVERAGE = [
+    ("الاتجار بالأشخاص", {}),
+    ("company shares", {"mode": "lexical"}),
+    ('"joint venture"', {}),
+    ("الرياض", {"lang": "ar", "date_from": "2018-01-01"}),
+    ("this strategy marks a starting point towards a new phase of seriousness and transparency", {}),
+]
+
+
+@pytest.mark.parametrize(("query", "options"), COVERAGE)
+def test_coverage_counts_agree(local, remote, query, options) -> None:
+    expected = coverage(local, query, period="week", **options)
+    assert expected.articles, query
+    assert coverage(remote, query, period="week", **options) == expected
+
+
+def test_matching_and_facts_answer_alike(backend, built_index) -> None:
+    sqlite, milvus = IndexRetrieval.open(built_index), MilvusRetrieval.open(backend)
+    try:
+        for query, filters in (
+            ("الاتجار بالأشخاص", Filters()),
+            ("company", Filters(lang="en")),
+            ('"joint venture"', Filters(date_to="1987-12-31")),
+            ('venture "joint venture"', Filters()),
+            ('"الاتجار بالأشخاص"', Filters(lang="ar")),
+        ):
+            parsed = parse_query(query)
+            expected = sqlite.matching(parsed.stems, parsed.phrases, filters, 1000)
+            assert expected, query
+            assert milvus.matching(parsed.stems, parsed.phrases, filters, 1000) == expected
+        stems = parse_query("company").stems
+        found = sqlite.matching(stems, [], Filters(), 1000)
+        assert len(found) > 2 and milvus.matching(stems, [], Filters(), 2) == dict(list(found.items())[:2])
+        articles = sorted(sqlite.store.iter_article_ids())
+        assert milvus.article_facts(articles) == sqlite.article_facts(articles)
     finally:
         sqlite.close()
         milvus.close()
