@@ -13,7 +13,7 @@ SYNTHETIC ?= 100000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability bench-ann bench-scale chromium clean
+.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability bench-ann bench-scale bench-syndication chromium clean
 
 install: $(STAMP)
 
@@ -60,6 +60,9 @@ bench-reliability: install
 
 bench-ann: install
 	$(BIN)/python -m bench.ann
+
+bench-syndication: install
+	$(BIN)/python -m bench.syndication
 
 # SIZES=1000,10000,100000 for a shorter run; 1,000,000 passages take about an hour and 20 GB of disk here.
 SIZES ?= 1000,10000,100000,1000000
