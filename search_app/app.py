@@ -245,16 +245,15 @@ def chart_rows(found: Coverage, stack: str) -> list[dict]:
     top = [name for name, _ in found.sources[:MAX_STACKED]]
     rows = []
     for bucket in found.buckets:
-        parts = dict(bucket.langs) if stack == "language" else {}
-        if stack != "language":
+        parts: Counter[str] = Counter()
+        if stack == "language":
+            parts.update({LANGS_BY_CODE.get(code, code): n for code, n in bucket.langs})
+        else:
             for name, n in bucket.sources:
-                key = (name or "(no outlet)") if name in top else "other"
-                parts[key] = parts.get(key, 0) + n
-        after = dt.date.fromisoformat(bucket.end) + dt.timedelta(days=1)
-        for group, n in parts.items():
-            name = LANGS_BY_CODE.get(group, group) if stack == "language" else group
-            rows.append({"start": bucket.start, "next": after.isoformat(), "period": bucket.label, "group": name,
-                         "articles": n})  # fmt: skip
+                parts[(name or "(no outlet)") if name in top else "other"] += n
+        after = (dt.date.fromisoformat(bucket.end) + dt.timedelta(days=1)).isoformat()
+        rows += [{"start": bucket.start, "next": after, "period": bucket.label, "group": group, "articles": n}
+                 for group, n in parts.items()]  # fmt: skip
     return rows
 
 
