@@ -33,6 +33,7 @@ from indexer.passages import PassageSettings, split_passages
 from indexer.records import Article, Passage
 from indexer.sentences import SENTENCE_DIM, SENTENCE_VERSION, quantize, split_sentences
 from indexer.store import LexicalRow, NewPassage, NewSentence, Store
+from indexer.syndication import settle
 
 if TYPE_CHECKING:  # sentence-transformers takes seconds to import: only when something needs embedding
     from indexer.encoders import Encoder, SentenceEncoder
@@ -55,6 +56,7 @@ class BuildReport:
     sentences_embedded: int = 0
     sentences_reused: int = 0
     sentence_seconds: float = 0.0
+    clustered: int = 0  # articles given their syndication cluster (``indexer.syndication.settle``)
     embed_seconds: float = 0.0
     runtime: str = ""  # the device and precision the encoder ran on, when it ran
     seconds: float = 0.0
@@ -192,11 +194,22 @@ def _index_locked(
             todo.append(_Pending(article, *hashes, split_passages(article, settings), split_sentences(article.text)))
         todo += _sentences_due(index.store, {p.article.id for p in todo})
         _write(index, todo, report, progress, loaded_encoder, runtime, sentence_encoder)
+        report.clustered = _settle_clusters(index)
         if report.runtime:
             with index.store.transaction():
                 index.store.set_meta(LAST_BUILD, json.dumps(report.last_build(), ensure_ascii=False))
     finally:
         index.close()
+
+
+def _settle_clusters(index: IndexDir) -> int:
+    """Syndication clusters for the articles written, or left by a deleted member, since the last run; the
+    derived files are saved again with the generation that made them visible. Returns how many were settled."""
+    settled = settle(index.store)
+    if settled:
+        index.vectors.generation = index.sentences.generation = index.store.generation
+        index.save_derived()
+    return settled
 
 
 def _sentences_due(store: Store, skip: set[str]) -> list[_Pending]:
@@ -539,12 +552,14 @@ def _delete_locked(index: IndexDir, ids: Sequence[str]) -> tuple[list[str], list
             removed += gone.passages
             removed_sentences += gone.sentences
             deleted.append(article_id)
-        generation = index.store.bump_generation() if deleted else index.store.generation
+        if deleted:
+            index.store.bump_generation()
     index.vectors.remove(removed)
     index.sentences.remove(removed_sentences)
     if index.lexical is not None:
         index.lexical.remove(removed)
     if deleted:
-        index.vectors.generation = index.sentences.generation = generation
+        settle(index.store)  # the rest of each deleted article's cluster settles again
+        index.vectors.generation = index.sentences.generation = index.store.generation
         index.save_derived()
     return deleted, unknown

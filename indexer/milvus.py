@@ -27,7 +27,7 @@ from indexer.errors import BackendUnavailable, BadBackend, IndexMismatch, IndexN
 from indexer.normalize import NORMALIZER_VERSION
 from indexer.sentences import SENTENCE_DIM
 
-LAYOUT_VERSION = 2  # bump when the collections' fields change: an older layout is synced again into a new name
+LAYOUT_VERSION = 3  # bump when the collections' fields change: an older layout is synced again into a new name
 SCHEMES = {"milvus": "http", "milvus+https": "https"}
 TOKEN_ENV = "SAHAFA_MILVUS_TOKEN"  # "user:password" or an API key, for a server with authentication
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
@@ -331,7 +331,7 @@ def _layout(client: Any, part: str, dim: int) -> tuple[Any, Any]:
         schema.add_field("id", is_primary=True, **text)
         for name in ("title", "lang", "origin", "text_hash", "record_hash", "fingerprint"):
             schema.add_field(name, **text)
-        for name in ("date", "source", "url", "author", "dateline"):
+        for name in ("date", "source", "url", "author", "dateline", "cluster"):
             schema.add_field(name, nullable=True, **text)
         schema.add_field("chunks", DataType.INT64)
     elif part == "texts":

@@ -39,7 +39,7 @@ from indexer.milvus import (
     phrase_like,
 )
 from indexer.normalize import TOKEN
-from indexer.records import Article
+from indexer.records import Article, Copy
 from indexer.retrieval import Phrases
 from indexer.sentences import SCALE, quantize
 from indexer.store import StoredPassage, StoredSentence
@@ -50,6 +50,7 @@ OVERFETCH = 4  # lexical candidates taken from Milvus's BM25 for each one return
 MAX_HITS = 16_384  # the most hits Milvus returns for one search
 PASSAGE_FIELDS = ["id", "article_id", "ordinal", "start_char", "end_char", "lang"]
 SENTENCE_FIELDS = ["id", "article_id", "start_char", "end_char", "lang", "vector"]
+COPY_FIELDS = ["id", "title", "source", "date", "url", "lang"]
 ARTICLE_FIELDS = ["id", "title", "date", "source", "lang", "url", "origin", "author", "dateline", "chunks"]
 
 
@@ -243,6 +244,27 @@ class MilvusRetrieval:
         for chunk in _chunks(list(dict.fromkeys(ids))):
             for row in self.connection.query("articles", one_of("id", chunk), ["id", "date", "source", "lang"]):
                 found[row["id"]] = (row.get("date"), row.get("source"), row["lang"])
+        return found
+
+    def clusters(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            for row in self.connection.query("articles", one_of("id", chunk), ["id", "cluster"]):
+                found[row["id"]] = row.get("cluster") or row["id"]
+        return found
+
+    def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        named = self.clusters(ids)
+        members: dict[str, list[Copy]] = {}
+        for chunk in _chunks(sorted(set(named.values()))):
+            for row in self.connection.scan("articles", one_of("cluster", chunk), [*COPY_FIELDS, "cluster"]):
+                copy = Copy(*(row.get(f) for f in COPY_FIELDS))
+                members.setdefault(row["cluster"], []).append(copy)
+        found: dict[str, list[Copy]] = {}
+        for article_id, name in named.items():
+            others = [c for c in members.get(name, ()) if c.article_id != article_id]
+            if others:
+                found[article_id] = sorted(others, key=lambda c: (c.date is None, c.date or "", c.article_id))
         return found
 
     def nearest_sentences(

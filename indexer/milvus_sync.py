@@ -134,8 +134,9 @@ def _sync(
 
 def fingerprints(store: Store, hashes: dict[str, tuple[str, str]]) -> dict[str, str]:
     """``{article_id: fingerprint}``: the article's hashes (``Store.article_hashes``) and its passages' and
-    sentences' ids and offsets."""
-    digests = {a: hashlib.sha1(f"{t} {r}".encode()) for a, (t, r) in hashes.items()}
+    sentences' ids and offsets, and the name of its syndication cluster."""
+    clusters = store.clusters_of(list(hashes))
+    digests = {a: hashlib.sha1(f"{t} {r} {clusters.get(a)}".encode()) for a, (t, r) in hashes.items()}
     for table in ("passages", "sentences"):
         for article_id, row_id, start, end in store.db.execute(
             f'SELECT article_id, id, start, "end" FROM {table} ORDER BY id'
@@ -192,7 +193,8 @@ def _write(
     _put(connection, "texts", [row for a in keep for row in texts[a]], "insert", 64)
     _put(connection, "passages", passages, "upsert", ROWS_PER_CALL)
     _put(connection, "sentences", sentences, "upsert", ROWS_PER_CALL)
-    rows = [_article_row(articles[a], hashes[a], local[a], len(texts[a])) for a in keep]
+    clusters = store.clusters_of(keep)
+    rows = [_article_row(articles[a], hashes[a], local[a], len(texts[a]), clusters.get(a)) for a in keep]
     _put(connection, "articles", rows, "upsert", ROWS_PER_CALL)
     report.written += len(keep)
     report.passages += len(passages)
@@ -256,13 +258,15 @@ def _text_rows(article: Article) -> list[dict]:
     ]
 
 
-def _article_row(article: Article, hashes: tuple[str, str], fingerprint: str, chunks: int) -> dict:
+def _article_row(
+    article: Article, hashes: tuple[str, str], fingerprint: str, chunks: int, cluster: str | None
+) -> dict:
     return {
         "id": article.id, "title": article.title, "date": article.date, "source": article.source,
         "lang": article.lang, "url": article.url, "origin": article.origin, "author": article.author,
         "dateline": article.dateline, "text_hash": hashes[0],
         "record_hash": hashes[1], "fingerprint": fingerprint,
-        "chunks": chunks, "placeholder": PLACEHOLDER,
+        "chunks": chunks, "cluster": cluster, "placeholder": PLACEHOLDER,
     }  # fmt: skip
 
 

@@ -61,6 +61,18 @@ class PassageHit:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another article of a hit's syndication cluster: the same story, re-run (``indexer.syndication``)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    lang: str
+
+
+@dataclass(frozen=True)
 class Hit:
     """A search result: an article and its best-matching passages, best first."""
 
@@ -75,6 +87,21 @@ class Hit:
     passages: tuple[PassageHit, ...] = field(default_factory=tuple)
     author: str | None = None
     dateline: str | None = None
+    copies: tuple[Copy, ...] = ()  # the rest of its syndication cluster, earliest dated first
+
+    @property
+    def also_in(self) -> list[str]:
+        """The other outlets that ran this story (its copies' outlets but its own), in order of first date."""
+        return list(dict.fromkeys(c.source for c in self.copies if c.source and c.source != self.source))
+
+    @property
+    def first_published(self) -> Copy | None:
+        """The earliest dated of the hit and its copies (None when it has no copies or none is dated)."""
+        dated = [c for c in (self.as_copy(), *self.copies) if c.date]
+        return min(dated, key=lambda c: (c.date, c.article_id)) if self.copies and dated else None
+
+    def as_copy(self) -> Copy:
+        return Copy(self.article_id, self.title, self.source, self.date, self.url, self.lang)
 
     @property
     def best(self) -> PassageHit:

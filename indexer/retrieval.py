@@ -19,7 +19,7 @@ from indexer.bm25 import NORM_WEIGHT, STEMMED_WEIGHT, idf, ranked
 from indexer.columns import Columns
 from indexer.filters import Filters
 from indexer.index import IndexDir
-from indexer.records import Article
+from indexer.records import Article, Copy
 from indexer.store import StoredPassage, StoredSentence
 
 __all__ = ["IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
@@ -75,6 +75,14 @@ class Retrieval(Protocol):
 
     def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
         """``{article id: (date, source, lang)}`` of those of ``ids`` the index holds."""
+        ...
+
+    def clusters(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{article id: the name of its syndication cluster}`` (its own id while it is alone or unsettled)."""
+        ...
+
+    def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        """``{article id: the other members of its cluster, earliest dated first}`` for those of ``ids`` with any."""
         ...
 
     def nearest_sentences(
@@ -245,6 +253,12 @@ class IndexRetrieval:
 
     def article_facts(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None, str]]:
         return self.store.article_facts(ids)
+
+    def clusters(self, ids: Sequence[str]) -> dict[str, str]:
+        return {a: name or a for a, name in self.store.clusters_of(ids).items()}
+
+    def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        return self.store.copies(ids)
 
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None

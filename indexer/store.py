@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Article, Passage
+from indexer.records import Article, Copy, Passage
 
 
 def m001_create_tables(db: sqlite3.Connection) -> None:
@@ -97,7 +97,27 @@ def m004_bylines(db: sqlite3.Connection) -> None:
     _run(db, "ALTER TABLE articles ADD COLUMN author TEXT; ALTER TABLE articles ADD COLUMN dateline TEXT")
 
 
-MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines)
+def m005_clusters(db: sqlite3.Connection) -> None:
+    """Syndication clusters (``indexer.syndication``): the LSH band keys of each article's shingles, and the name
+    of its cluster (NULL until ``settle`` gives it one: an index built before this migration gets its clusters on
+    the next ``sahafa index``)."""
+    _run(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN cluster TEXT;
+        CREATE INDEX articles_cluster ON articles (cluster);
+        CREATE TABLE article_bands (
+            article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            band INTEGER NOT NULL,
+            key INTEGER NOT NULL,
+            PRIMARY KEY (article_id, band)
+        ) WITHOUT ROWID;
+        CREATE INDEX article_bands_key ON article_bands (band, key)
+        """,
+    )
+
+
+MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines, m005_clusters)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -342,6 +362,54 @@ class Store:
         sql = "SELECT id FROM articles WHERE sentence_version != ? ORDER BY id"
         return [row[0] for row in self.db.execute(sql, (version,))]
 
+    def unclustered(self, limit: int) -> list[str]:
+        """Ids of up to ``limit`` articles that have no cluster yet, in id order."""
+        return [r[0] for r in self.db.execute("SELECT id FROM articles WHERE cluster IS NULL ORDER BY id LIMIT ?",
+                                              (limit,))]  # fmt: skip
+
+    def band_mates(self, bands: Sequence[int]) -> list[str]:
+        """Ids of the articles that share at least one LSH band key with ``bands`` (the i-th key is band i)."""
+        if not bands:
+            return []
+        terms = " OR ".join(["(band = ? AND key = ?)"] * len(bands))
+        values = [v for band in enumerate(bands) for v in band]
+        return [r[0] for r in self.db.execute(f"SELECT DISTINCT article_id FROM article_bands WHERE {terms}", values)]
+
+    def clusters_of(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """``{article id: its cluster's name, or None while unsettled}`` for the stored articles among ``ids``."""
+        found: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            sql = f"SELECT id, cluster FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update((r[0], r[1]) for r in self.db.execute(sql, chunk))
+        return found
+
+    def cluster_members(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """``{cluster name: member ids in id order}``."""
+        found: dict[str, list[str]] = {}
+        wanted = list(dict.fromkeys(names))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            sql = f"SELECT cluster, id FROM articles WHERE cluster IN ({','.join('?' * len(chunk))}) ORDER BY id"
+            for row in self.db.execute(sql, chunk):
+                found.setdefault(row[0], []).append(row[1])
+        return found
+
+    def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        """``{article id: the other members of its cluster, earliest dated first}`` for each of ``ids`` that has
+        any."""
+        found: dict[str, list[Copy]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            sql = (
+                "SELECT a.id, b.id, b.title, b.source, b.date, b.url, b.lang FROM articles a "
+                "JOIN articles b ON b.cluster = a.cluster AND b.id != a.id "
+                f"WHERE a.id IN ({','.join('?' * len(chunk))}) ORDER BY b.date IS NULL, b.date, b.id"
+            )
+            for row in self.db.execute(sql, chunk):
+                found.setdefault(row[0], []).append(Copy(*row[1:]))
+        return found
+
     def count(self, table: str) -> int:
         assert table in ("articles", "passages", "sentences")
         return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -423,8 +491,23 @@ class Store:
         self.db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
         self.db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
         sentences = self.delete_sentences(article_id)
+        # The rest of its cluster may have been held together by this article alone: each settles again.
+        self.db.execute(
+            "UPDATE articles SET cluster = NULL WHERE cluster = (SELECT cluster FROM articles WHERE id = ?)",
+            (article_id,),
+        )
+        self.db.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
         self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return Removed(ids, sentences)
+
+    def put_bands(self, article_id: str, bands: Sequence[int]) -> None:
+        """Replace the LSH band keys of an article (``indexer.syndication.fingerprint``)."""
+        self.db.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
+        self.db.executemany("INSERT INTO article_bands (article_id, band, key) VALUES (?, ?, ?)",
+                            [(article_id, band, key) for band, key in enumerate(bands)])  # fmt: skip
+
+    def set_cluster(self, ids: Iterable[str], name: str) -> None:
+        self.db.executemany("UPDATE articles SET cluster = ? WHERE id = ?", [(name, i) for i in ids])
 
     def delete_sentences(self, article_id: str) -> list[int]:
         ids = [r[0] for r in self.db.execute("SELECT id FROM sentences WHERE article_id = ?", (article_id,))]

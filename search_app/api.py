@@ -99,11 +99,12 @@ def create_app(open_searcher: Callable[[], Searcher], *, cors: tuple[str, ...] =
         facets: Annotated[str | None, Query(max_length=40, description="Coverage counts over every matching "
                           "article: any of date,source,lang, comma-separated.")] = None,  # fmt: skip
         period: Literal["week", "month", "year"] = "month",
+        all_copies: Annotated[bool, Query(description="Every copy of a syndicated story as its own result.")] = False,
     ) -> dict[str, Any]:
         wanted = facet_names(facets)
         scope = {"mode": mode, "lang": lang, "sources": source or [], "date_from": date_from, "date_to": date_to}
         with lock:
-            results = searcher().results(q, k=k, sort=sort, **scope)
+            results = searcher().results(q, k=k, sort=sort, all_copies=all_copies, **scope)
             found = coverage(searcher(), q, period=period, **scope) if wanted else None
         line = {"query": q, "results": [hit_json(h) for h in results.hits], "languages": languages_json(results)}
         if found is not None:

@@ -321,6 +321,19 @@ def results(hits: list[Hit], seconds: float, query: str, settings: dict, languag
             st.markdown(views.result_card(hit, rank), unsafe_allow_html=True)
             st.button("Open article", key=f"open-{hit.article_id}", on_click=open_article, args=(hit.article_id,),
                       type="tertiary", icon=":material/article:")  # fmt: skip
+            if hit.copies:
+                copies(hit)
+
+
+def copies(hit: Hit) -> None:
+    """The other copies of a syndicated story, each with its outlet, day and a button that opens it."""
+    with st.expander(f"{len(hit.copies)} other cop{'ies' if len(hit.copies) > 1 else 'y'} of this story"):
+        for copy in hit.copies:
+            row = st.container(horizontal=True, vertical_alignment="center")
+            where = f"{copy.source or 'Unknown outlet'} · {export.day(copy.date) or 'undated'}"
+            row.markdown(views.markdown_text(f"{where} · {views.short_title(copy.title, 80)}"), width="stretch")
+            row.button("Open", key=f"open-{hit.article_id}-{copy.article_id}", on_click=open_article,
+                       args=(copy.article_id,), type="tertiary", icon=":material/article:")  # fmt: skip
 
 
 def matched(n: int) -> str:
@@ -371,6 +384,8 @@ def single_quote(path: str, searcher: Searcher) -> None:
         st.error(f"The quote could not be checked: {exc}")
         return
     st.markdown(views.verdict_html(check), unsafe_allow_html=True)
+    if timeline := views.timeline_html(check.timeline):
+        st.markdown(timeline, unsafe_allow_html=True)
     for match in check.matches:
         article = searcher.retrieval.article(match.article_id)
         with st.container(border=True):

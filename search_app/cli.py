@@ -229,6 +229,12 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
 @click.option(
+    "--all-copies",
+    is_flag=True,
+    help="Every copy of a syndicated story as a result of its own (default: its best-ranked copy, with the others "
+    "listed as \"also in\").",
+)
+@click.option(
     "--facets",
     help="Also count every matching article (not only the top k) by date, source and/or lang, comma-separated: "
     "coverage over time (JSON: \"facets\").",
@@ -286,7 +292,7 @@ def search_cmd(
         results = searcher.results(query or "", **options)  # type: ignore[arg-type]
         seconds = searcher.last_seconds
         if wanted:
-            scope = {k: v for k, v in options.items() if k not in ("k", "sort")}
+            scope = {k: v for k, v in options.items() if k not in ("k", "sort", "all_copies")}
             found = coverage(searcher, query or "", period=period, **scope)  # type: ignore[arg-type]
     except SahafaError as exc:
         _fail(exc)

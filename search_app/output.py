@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from indexer.records import Hit, Span, heading
+from indexer.records import Copy, Hit, Span, heading
 from search_app.inert import terminal
-from search_app.quotes import QuoteCheck
+from search_app.quotes import QuoteCheck, QuoteMatch
 from search_app.search import Results
+from search_app.timeline import Timeline
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -37,7 +38,30 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "more_passages": [
             {"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score} for p in hit.passages[1:]
         ],
+        "also_in": hit.also_in,
+        "first_published": copy_json(first) if (first := hit.first_published) else None,
+        "copies": [copy_json(c) | {"title": c.title, "lang": c.lang} for c in hit.copies],
     }
+
+
+def copy_json(copy: Copy) -> dict[str, Any]:
+    return {"article_id": copy.article_id, "source": copy.source, "date": copy.date, "url": copy.url}
+
+
+def copies_text(hit: Hit) -> str | None:
+    """ "also in 3 outlets (AFP, SPA, CNN); first published 2015-07-31 by SPA (id snn-1094)", or None."""
+    if not hit.copies:
+        return None
+    outlets, n = hit.also_in, len(hit.copies)
+    if outlets:
+        parts = [f"also in {len(outlets)} outlet{'s' * (len(outlets) != 1)} ({', '.join(outlets)})"]
+    else:
+        parts = [f"{n} more cop{'ies' if n > 1 else 'y'} in {hit.source or 'the same outlet'}"]
+    if (first := hit.first_published) and first.article_id == hit.article_id:
+        parts.append(f"first published here, {first.date}")
+    elif first:
+        parts.append(f"first published {first.date} by {first.source or 'an unnamed outlet'} (id {first.article_id})")
+    return "; ".join(parts)
 
 
 def languages_json(results: Results) -> dict[str, dict[str, int]]:
@@ -58,7 +82,44 @@ def languages_text(results: Results) -> str:
 
 
 def quote_json(check: QuoteCheck) -> dict[str, Any]:
-    return {"quote": check.quote, "verdict": check.verdict, "matches": [asdict(m) for m in check.matches]}
+    return {
+        "quote": check.quote,
+        "verdict": check.verdict,
+        "matches": [asdict(m) for m in check.matches],
+        "timeline": timeline_json(check.timeline),
+    }
+
+
+def timeline_json(found: Timeline) -> dict[str, Any]:
+    """First and last dated appearance of the quote's words and each outlet that ran them, in order."""
+    return {
+        "appearances": found.appearances,
+        "undated": found.undated,
+        "first": _appearance(found.first),
+        "last": _appearance(found.last),
+        "outlets": [asdict(run) for run in found.outlets],
+    }
+
+
+def _appearance(match: QuoteMatch | None) -> dict[str, Any] | None:
+    if match is None:
+        return None
+    return {"article_id": match.article_id, "source": match.source, "date": match.date, "url": match.url,
+            "verdict": match.verdict}  # fmt: skip
+
+
+def timeline_text(found: Timeline) -> list[str]:
+    """ "first: 2015-07-31 SPA (id …)", "last: …", "outlets: SPA 2015-07-31 (2), …"."""
+    if not found.appearances:
+        return []
+    lines = []
+    if found.first is not None and found.last is not None:
+        for name, match in (("first", found.first), ("last", found.last)):
+            lines.append(f"{name} appearance: {match.date} {match.source or 'unnamed outlet'} (id {match.article_id})")
+    runs = [f"{r.source or 'unnamed'} {r.first or 'undated'}{f'..{r.last}' if r.last != r.first else ''} ({r.articles})"
+            for r in found.outlets]  # fmt: skip
+    lines.append(f"in {found.appearances} article(s), {len(found.outlets)} outlet(s): {', '.join(runs)}")
+    return lines
 
 
 def styled(text: str, start: int, end: int, spans: tuple[Span, ...]) -> str:
@@ -81,6 +142,8 @@ def hit_text(hit: Hit, rank: int) -> str:
     ]
     if hit.url:
         lines.append(terminal(f"   {hit.url}"))
+    if copies := copies_text(hit):
+        lines.append(terminal(f"   {copies}"))
     snippet = styled(hit.text, best.start, best.end, best.spans).replace("\n", " ")
     lines.append(f"   {'… ' if best.start else ''}{snippet}{' …' if best.end < len(hit.text) else ''}")
     return "\n".join(lines)
@@ -98,4 +161,5 @@ def quote_text(check: QuoteCheck) -> str:
         changed = [d for d in m.diff if d.op != "equal"]
         for d in changed:
             lines.append(f"   {d.op}: {d.quote or '-'} → {d.source or '-'}")
+    lines += ["timeline: " + line for line in timeline_text(check.timeline)]
     return terminal("\n".join(lines))

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 
 from indexer.normalize import Normalized, Token, normalize, tokens
 from indexer.records import Article, Hit
 from search_app.query import SURROGATE, parse_query
 from search_app.search import Searcher
+from search_app.timeline import Timeline, timeline
 
 VERDICTS = ("verbatim", "normalised", "close", "translation", "paraphrase", "not found")
 CLOSE_MIN_SHARE = 0.6  # share of the quote's words that must appear, in order, for "close"
@@ -73,11 +74,13 @@ class QuoteMatch:
 
 @dataclass(frozen=True)
 class QuoteCheck:
-    """The verdict for a quote and the evidence: matches, strongest verdict first, earliest date first."""
+    """The verdict for a quote and the evidence: matches, strongest verdict first, earliest date first; and the
+    timeline of every article found to carry its words (``search_app.timeline``), not only the first ``limit``."""
 
     quote: str
     verdict: str
     matches: tuple[QuoteMatch, ...]
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteCheck:
@@ -88,7 +91,7 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
     if parsed.empty or not tokens(normalize(parsed.text).text):
         return QuoteCheck(quote, "not found", ())
     quote_words = _words(normalize(parsed.text))[:MAX_QUOTE_WORDS]
-    hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0)
+    hits = searcher.search(parsed.text, k=CANDIDATE_ARTICLES, explain=0, all_copies=True)
     exact = tuple(dict.fromkeys([raw, text]))
     margin = len(text) + REGION_MARGIN
     matches = []
@@ -97,11 +100,24 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
         match = article and _lexical_match(article, _regions(hit, margin), exact, quote_words)
         if match:
             matches.append(match)
+    matches += _in_copies(searcher, hits, {m.article_id for m in matches}, exact, quote_words)
     if not any(m.verdict in ("verbatim", "normalised") for m in matches):
         matches += _meaning_matches(searcher, parsed.text, parsed.lang, {m.article_id for m in matches})
     matches.sort(key=lambda m: (VERDICTS.index(m.verdict), m.date is None, m.date or "", -m.similarity))
     verdict = matches[0].verdict if matches else "not found"
-    return QuoteCheck(quote, verdict, tuple(matches[:limit]))
+    return QuoteCheck(quote, verdict, tuple(matches[:limit]), timeline(matches))
+
+
+def _in_copies(
+    searcher: Searcher, hits: Sequence[Hit], found: set[str], exact: Sequence[str], quote_words: list[tuple[str, str]]
+) -> list[QuoteMatch]:
+    """Lexical matches in the syndicated copies of the articles found to carry the quote that the search did not
+    reach (a story re-run by thirty outlets fills the candidates with a few of them), each copy read whole."""
+    reached = {h.article_id for h in hits}
+    copies = sorted({c.article_id for h in hits if h.article_id in found for c in h.copies} - reached)
+    articles = searcher.retrieval.articles(copies)
+    matches = [_lexical_match(articles[a], [(0, len(articles[a].text))], exact, quote_words) for a in articles]
+    return [m for m in matches if m]
 
 
 def _meaning_matches(searcher: Searcher, text: str, lang: str, seen: set[str]) -> list[QuoteMatch]:

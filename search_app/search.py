@@ -22,7 +22,7 @@ from indexer.config import check_dimension
 from indexer.encoders import Encoder, SentenceEncoder, load_encoder
 from indexer.errors import BadQuery
 from indexer.filters import Filters
-from indexer.records import Article, Hit, PassageHit, Span
+from indexer.records import Article, Copy, Hit, PassageHit, Span
 from indexer.retrieval import IndexRetrieval, Retrieval, StoredPassage, StoredSentence
 from indexer.sentences import dequantize
 from search_app.fusion import QUOTE_MIN_WORDS, Evidence, Weights, rank
@@ -126,11 +126,12 @@ class Searcher:
         date_to: object = None,
         sort: str = "relevance",
         explain: int | None = None,
+        all_copies: bool = False,
     ) -> list[Hit]:
         """Hits grouped by article, best first (or newest first with ``sort="date"``); see ``results``."""
         found = self.results(
             query, k=k, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort,
-            explain=explain,
+            explain=explain, all_copies=all_copies,
         )  # fmt: skip
         return found.hits
 
@@ -146,9 +147,11 @@ class Searcher:
         date_to: object = None,
         sort: str = "relevance",
         explain: int | None = None,
+        all_copies: bool = False,
     ) -> Results:
         """The ``k`` best articles and per-language counts. ``explain``: how many hits get their best passage's
-        most query-like sentence marked from the sentence index (default: all)."""
+        most query-like sentence marked from the sentence index (default: all). One hit per syndication cluster
+        (its best-ranked member, with the rest as ``Hit.copies``) unless ``all_copies``."""
         started = time.perf_counter()
         if mode not in MODES:
             raise BadQuery(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -158,10 +161,18 @@ class Searcher:
         filters = Filters.make(lang, sources, date_from, date_to)
         with self.retrieval.snapshot():  # one committed generation for the whole query, whatever writers do
             self.retrieval.refresh()  # articles committed since the last query are searchable now
-            return self._results(parsed, filters, k, mode, sort, explain, started)
+            return self._results(parsed, filters, k, mode, sort, explain, started, all_copies)
 
     def _results(
-        self, parsed: ParsedQuery, filters: Filters, k: int, mode: str, sort: str, explain: int | None, started: float
+        self,
+        parsed: ParsedQuery,
+        filters: Filters,
+        k: int,
+        mode: str,
+        sort: str,
+        explain: int | None,
+        started: float,
+        all_copies: bool = False,
     ) -> Results:
         hits: list[Hit] = []
         candidates: list[tuple[float, Evidence]] = []
@@ -169,7 +180,7 @@ class Searcher:
             vectors = self.query_vectors(parsed.text) if mode != "lexical" else None
             candidates = rank(self.evidence(parsed, filters, mode, max(CANDIDATES, 10 * k), vectors), mode,
                               parsed.lang, self.weights)  # fmt: skip
-            hits = self._group(candidates, k)
+            hits = self._group(candidates, k, all_copies)
             explain = len(hits) if explain is None else explain
             use = vectors[1] if vectors is not None else None
             hits = [self._highlight(h, parsed, candidates, use if i < explain else None) for i, h in enumerate(hits)]
@@ -280,15 +291,22 @@ class Searcher:
         found = self.retrieval.containing(parsed.words, filters, QUOTE_CANDIDATES)
         return _among(sorted(found), allowed)
 
-    def _group(self, scored: list[tuple[float, Evidence]], k: int) -> list[Hit]:
+    def _group(self, scored: list[tuple[float, Evidence]], k: int, all_copies: bool = False) -> list[Hit]:
+        """The ``k`` best articles with their best passages; one per syndication cluster unless ``all_copies``."""
         groups: dict[str, list[tuple[float, StoredPassage]]] = {}
         for score, evidence in scored:
             group = groups.setdefault(evidence.passage.article_id, [])
             if len(group) < PASSAGES_PER_HIT:
                 group.append((score, evidence.passage))
-        chosen = list(groups.items())[:k]
+        chosen = list(groups.items())
+        if not all_copies:
+            names = self.retrieval.clusters(list(groups))
+            first = {names.get(a, a): a for a in reversed(groups)}  # each cluster's best-ranked member
+            chosen = [(a, group) for a, group in chosen if first[names.get(a, a)] == a]
+        chosen = chosen[:k]
         articles = self.retrieval.articles([a for a, _ in chosen])
-        return [_hit(articles[a], group) for a, group in chosen if a in articles]
+        copies = self.retrieval.copies([a for a, _ in chosen])
+        return [_hit(articles[a], group, copies.get(a, ())) for a, group in chosen if a in articles]
 
     # --- highlights ------------------------------------------------------------------------------
 
@@ -365,7 +383,7 @@ def _languages(held: list[tuple[str, int]], hits: list[Hit], scored: list[tuple[
     return {lang: LanguageCount(shown.get(lang, 0), pool.get(lang, 0)) for lang, _ in sorted(held)}
 
 
-def _hit(article: Article, group: list[tuple[float, StoredPassage]]) -> Hit:
+def _hit(article: Article, group: list[tuple[float, StoredPassage]], copies: Sequence[Copy] = ()) -> Hit:
     return Hit(
         article_id=article.id,
         title=article.title,
@@ -378,6 +396,7 @@ def _hit(article: Article, group: list[tuple[float, StoredPassage]]) -> Hit:
         passages=tuple(PassageHit(p.id, p.start, p.end, round(s, 6)) for s, p in group),
         author=article.author,
         dateline=article.dateline,
+        copies=tuple(copies),
     )
 
 

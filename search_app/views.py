@@ -17,6 +17,7 @@ from search_app.highlight import mark, render_html, sentence_units, term_spans
 from search_app.inert import escape, has_direction_controls
 from search_app.query import parse_query
 from search_app.quotes import QuoteCheck, QuoteMatch, WordDiff
+from search_app.timeline import Timeline
 
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$:]")
 RESULTS = 20  # articles a result page shows
@@ -89,6 +90,8 @@ ins.sahafa-ins,ins.sahafa-extra{color:#14532d;background:#d3f3dc;text-decoration
 .sahafa-warning{font-size:.86rem;color:#713f12;background:#fff4db;border-radius:.3rem;padding:.35rem .7rem;
   margin:.3rem 0}
 .sahafa-label{font-size:.78rem;color:#6c757d;text-transform:uppercase;letter-spacing:.05em;margin:.5rem 0 .1rem}
+.sahafa-copies{font-size:.86rem;color:#495057;margin:-.3rem 0 .5rem}
+.sahafa-timeline{font-size:.92rem;color:#343a40;margin:0 0 1rem} .sahafa-timeline ol{margin:.2rem 0 0 1.2rem}
 [data-testid="stTextInput"] input,[data-testid="stTextArea"] textarea{unicode-bidi:plaintext;text-align:start}
 [data-testid="stMainBlockContainer"]{padding-top:2.5rem}
 """
@@ -147,7 +150,24 @@ def result_card(hit: Hit, rank: int) -> str:
     rank_html = f'<span class="sahafa-rank" title="rank">{rank}</span>'
     title = _title_div("sahafa-card-title", hit.lang, rank_html + escape(short_title(hit.title)))
     snippet = f'<div class="sahafa-snippet {direction(hit.lang)}">{snippet_html(hit)}</div>'
-    return _oneline(title + meta(hit.source, hit.date, hit.lang, hit.url, score) + snippet)
+    return _oneline(title + meta(hit.source, hit.date, hit.lang, hit.url, score) + copies_html(hit) + snippet)
+
+
+def copies_html(hit: Hit) -> str:
+    """ "Also in 2 outlets: A, B · first published 2015-07-31 by A" for a syndicated story, else nothing."""
+    if not hit.copies:
+        return ""
+    outlets, n = hit.also_in, len(hit.copies)
+    if outlets:
+        names = ", ".join(f"<b>{escape(o)}</b>" for o in outlets)
+        parts = [f"Also in {len(outlets)} outlet{'s' * (len(outlets) != 1)}: {names}"]
+    else:
+        parts = [f"{n} more cop{'ies' if n > 1 else 'y'} in {escape(hit.source or 'the same outlet')}"]
+    if (first := hit.first_published) and first.article_id == hit.article_id:
+        parts.append(f"first published here, {escape(day(first.date))}")
+    elif first:
+        parts.append(f"first published {escape(day(first.date))} by {escape(first.source or 'an unnamed outlet')}")
+    return f'<div class="sahafa-copies" dir="auto">{" · ".join(parts)}</div>'
 
 
 def snippet_html(hit: Hit) -> str:
@@ -219,6 +239,27 @@ def verdict_html(check: QuoteCheck) -> str:
         f'<span class="sahafa-verdict-name">{html.escape(name)}</span>'
         f"<span>{html.escape(VERDICT_TEXT.get(name, ''))}{count}</span></div>"
     )
+
+
+def timeline_html(found: Timeline) -> str:
+    """First and last appearance of the quote's words, and each outlet that ran them, in order of first date."""
+    if not found.appearances:
+        return ""
+    ends = [
+        f"{name} {escape(day(m.date))}, {escape(m.source or 'unnamed outlet')}"
+        for name, m in (("First", found.first), ("last", found.last))
+        if m is not None
+    ]
+    runs = "".join(
+        f"<li>{escape(r.source or 'Unnamed outlet')}: {escape(day(r.first) or 'undated')}"
+        f"{f' to {escape(day(r.last))}' if r.last and day(r.last) != day(r.first) else ''}"
+        f" ({r.articles} article{'s' * (r.articles != 1)})</li>"
+        for r in found.outlets
+    )
+    where = f"In {found.appearances} article{'s' * (found.appearances != 1)}, {len(found.outlets)} outlet"
+    where += "s" * (len(found.outlets) != 1)
+    head = " · ".join([*ends, where]) if ends else where
+    return _oneline(f'<div class="sahafa-timeline"><div class="sahafa-label">Timeline</div>{head}<ol>{runs}</ol></div>')
 
 
 def quote_match_html(match: QuoteMatch, article_text: str | None = None) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import delete_articles
+from indexer.build import delete_articles, index_sources
 from indexer.errors import BackendUnavailable, BadBackend, IndexNotFound
 from indexer.filters import Filters
 from indexer.milvus import Connection, parse_backend
@@ -256,6 +256,43 @@ def test_a_sync_writes_only_what_changed(server, built_index, encoder, tmp_path:
         assert searcher.retrieval.generation == IndexRetrieval.open(copy).generation
     finally:
         searcher.close()
+        Connection.open(uri).drop()
+
+
+def test_clusters_and_copies_answer_alike(server, built_index, encoder, tmp_path: Path) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(built_index, copy)
+    opened = IndexRetrieval.open(copy)
+    try:
+        english = [a for a in opened.store.iter_article_ids() if a.startswith("reuters-")]
+        original = max(opened.articles(english).values(), key=lambda a: len(a.text))
+    finally:
+        opened.close()
+    rerun = {"id": "rerun", "title": "", "source": "Outlet Rerun", "date": "2020-01-01", "lang": original.lang,
+             "text": original.text[: int(len(original.text) * 0.8)]}  # fmt: skip
+    path = tmp_path / "rerun.jsonl"
+    path.write_text(json.dumps(rerun, ensure_ascii=False) + "\n", encoding="utf-8")
+    index_sources([path], copy, progress=False, loaded_encoder=encoder)
+    uri = f"milvus://{server}/clusters"
+    sync_index(copy, uri)
+    sqlite, milvus = IndexRetrieval.open(copy), MilvusRetrieval.open(uri)
+    local, remote = Searcher(sqlite, encoder), Searcher(milvus, encoder)
+    try:
+        articles = sorted(sqlite.store.iter_article_ids())
+        assert milvus.clusters(articles) == sqlite.clusters(articles)
+        assert sqlite.clusters([original.id, "rerun"]) == {original.id: min(original.id, "rerun"),
+                                                            "rerun": min(original.id, "rerun")}  # fmt: skip
+        assert milvus.copies(articles) == sqlite.copies(articles) and len(sqlite.copies(articles)) == 2
+        hits = local.search(original.text[:150], k=5)
+        found = remote.search(original.text[:150], k=5)
+        assert [(h.article_id, h.copies) for h in found] == [(h.article_id, h.copies) for h in hits]
+        assert [h.score for h in found] == pytest.approx([h.score for h in hits], abs=1e-4)
+        story = {original.id, "rerun"}
+        shown = [h for h in hits if h.article_id in story]
+        assert len(shown) == 1 and [c.article_id for c in shown[0].copies] == sorted(story - {shown[0].article_id})
+    finally:
+        local.close()
+        remote.close()
         Connection.open(uri).drop()
 
 

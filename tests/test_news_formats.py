@@ -159,9 +159,14 @@ def test_feeds_and_a_warc_indexed_and_searched(files, tmp_path, encoder) -> None
     assert (top["article_id"], top["author"], top["source"]) == (f"urn:reuters:{first['id']}", "Reporter 1",
                                                                  "Reuters Business News")  # fmt: skip
     arabic = files["arabic"][0]
-    found = CliRunner().invoke(cli, ["search", arabic["title"], "--index", str(index), "--json", "--lang", "ar"])
+    story = {f"cnn-ar-{arabic['id']}", files["pages"][0][0]}  # the feed's item and the page: one story, two copies
+    grouped = CliRunner().invoke(cli, ["search", arabic["title"], "--index", str(index), "--json", "--lang", "ar"])
+    top = json.loads(grouped.stdout)["results"][0]
+    assert {top["article_id"]} | {c["article_id"] for c in top["copies"]} == story
+    found = CliRunner().invoke(cli, ["search", arabic["title"], "--index", str(index), "--json", "--lang", "ar",
+                                     "--all-copies"])  # fmt: skip
     hits = json.loads(found.stdout)["results"]
-    assert {h["article_id"] for h in hits[:2]} == {f"cnn-ar-{arabic['id']}", files["pages"][0][0]}
+    assert {h["article_id"] for h in hits[:2]} == story
     assert all(h["dateline"].endswith("(CNN)") for h in hits[:2])
 
 
