@@ -13,7 +13,7 @@ SYNTHETIC ?= 100000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability bench-ann bench-scale bench-syndication chromium clean
+.PHONY: install run index test test-fast lint bench-index bench-quality bench-search bench-reliability bench-ann bench-scale bench-syndication bench-speakers chromium clean
 
 install: $(STAMP)
 
@@ -63,6 +63,9 @@ bench-ann: install
 
 bench-syndication: install
 	$(BIN)/python -m bench.syndication
+
+bench-speakers: install
+	$(BIN)/python -m bench.speakers
 
 # SIZES=1000,10000,100000 for a shorter run; 1,000,000 passages take about an hour and 20 GB of disk here.
 SIZES ?= 1000,10000,100000,1000000

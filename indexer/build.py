@@ -32,6 +32,7 @@ from indexer.normalize import normalize_text, tokens
 from indexer.passages import PassageSettings, split_passages
 from indexer.records import Article, Passage
 from indexer.sentences import SENTENCE_DIM, SENTENCE_VERSION, quantize, split_sentences
+from indexer.speakers import settle_speakers
 from indexer.store import LexicalRow, NewPassage, NewSentence, Store
 from indexer.syndication import settle
 
@@ -203,10 +204,11 @@ def _index_locked(
 
 
 def _settle_clusters(index: IndexDir) -> int:
-    """Syndication clusters for the articles written, or left by a deleted member, since the last run; the
-    derived files are saved again with the generation that made them visible. Returns how many were settled."""
+    """Syndication clusters for the articles written, or left by a deleted member, since the last run, and the
+    speakers of the articles whose sentences were written (``indexer.speakers``); the derived files are saved
+    again with the generation that made them visible. Returns how many articles got their cluster."""
     settled = settle(index.store)
-    if settled:
+    if settle_speakers(index.store) or settled:
         index.vectors.generation = index.sentences.generation = index.store.generation
         index.save_derived()
     return settled

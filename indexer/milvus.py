@@ -27,7 +27,7 @@ from indexer.errors import BackendUnavailable, BadBackend, IndexMismatch, IndexN
 from indexer.normalize import NORMALIZER_VERSION
 from indexer.sentences import SENTENCE_DIM
 
-LAYOUT_VERSION = 3  # bump when the collections' fields change: an older layout is synced again into a new name
+LAYOUT_VERSION = 4  # bump when the collections' fields change: an older layout is synced again into a new name
 SCHEMES = {"milvus": "http", "milvus+https": "https"}
 TOKEN_ENV = "SAHAFA_MILVUS_TOKEN"  # "user:password" or an API key, for a server with authentication
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
@@ -349,6 +349,9 @@ def _layout(client: Any, part: str, dim: int) -> tuple[Any, Any]:
         schema.add_field("lang", **short)
         schema.add_field("source", nullable=True, **text)
         schema.add_field("day", nullable=True, **short)
+    if part == "sentences":  # who it quotes (indexer.speakers); "" when nobody
+        for name in ("speaker", "speaker_title", "speaker_key"):
+            schema.add_field(name, **text)
     if part == "passages":
         schema.add_field("stemmed", enable_analyzer=True, enable_match=True, analyzer_params=ANALYZER, **text)
         schema.add_field("norm", **text)

@@ -40,7 +40,7 @@ from indexer.milvus import (
 )
 from indexer.normalize import TOKEN
 from indexer.records import Article, Copy
-from indexer.retrieval import Phrases
+from indexer.retrieval import Attributed, Phrases
 from indexer.sentences import SCALE, quantize
 from indexer.store import StoredPassage, StoredSentence
 
@@ -115,6 +115,25 @@ class MilvusRetrieval:
     # --- candidates --------------------------------------------------------------------------------
 
     def allowed(self, filters: Filters, phrases: Phrases = (), *, other_than: str | None = None) -> np.ndarray | None:
+        found = self._allowed(filters.by_article, phrases, other_than)
+        if filters.speaker is None:
+            return found
+        quoted = self._quoting(filters.speaker)
+        found = quoted if found is None else np.intersect1d(found, quoted, assume_unique=True)
+        sentences = every(_where(filters.by_article), _said(filters.speaker))
+        self._restriction = _Restriction(found, one_of("id", found.tolist()), sentences)
+        return found
+
+    def _quoting(self, key: str) -> np.ndarray:
+        """The passages (ascending ids) holding a sentence that quotes the speaker ``key``."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for row in self.connection.scan("sentences", _said(key), ["article_id", "start_char", "end_char"]):
+            spans.setdefault(row["article_id"], []).append((int(row["start_char"]), int(row["end_char"])))
+        ids = {p.id for p in self.passages_of_articles(sorted(spans))
+               if any(p.start <= a and b <= p.end for a, b in spans[p.article_id])}  # fmt: skip
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def _allowed(self, filters: Filters, phrases: Phrases, other_than: str | None) -> np.ndarray | None:
         where = _where(filters)
         if phrases:
             holders = self._holders(where, phrases)
@@ -271,13 +290,47 @@ class MilvusRetrieval:
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
         # As IndexRetrieval: filters decide when there are any; else the articles of the allowed passages.
-        expr = _where(filters) if filters.active else self._within(allowed, "sentences")
+        said = _said(filters.speaker) if filters.speaker else ""
+        expr = every(_where(filters.by_article), said) if filters.active else self._within(allowed, "sentences")
         if expr is None or k <= 0:
             return []
         codes = quantize(vector).astype(np.float32)
         found = self.connection.search("sentences", [_floats(codes)], "vector", k, expr, SENTENCE_FIELDS, _hnsw(k))
         scores = np.array([hit["distance"] for hit in found], dtype=np.float32) / (SCALE * SCALE)
         return [(_sentence(_entity(hit), hit["id"]), s) for hit, s in zip(found, scores.tolist(), strict=True)]
+
+    # --- who said it ---------------------------------------------------------------------------------
+
+    def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
+        expr = (f'article_id == {literal(article_id)} and start_char < {int(end)} and end_char > {int(start)} '
+                'and speaker_key != ""')  # fmt: skip
+        rows = self.connection.scan("sentences", expr, ["start_char", "end_char", "speaker", "speaker_title"])
+        found = [Attributed(int(r["start_char"]), int(r["end_char"]), r["speaker"], r["speaker_title"] or None)
+                 for r in rows]  # fmt: skip
+        return sorted(found, key=lambda a: a.start)
+
+    def passage_speakers(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        passages = self.passages(ids)
+        by_article: dict[str, list[StoredPassage]] = {}
+        for passage in passages.values():
+            by_article.setdefault(passage.article_id, []).append(passage)
+        found: dict[int, list[tuple[str, str]]] = {}
+        fields = ["id", "article_id", "start_char", "end_char", "speaker_key", "speaker"]
+        for chunk in _chunks(sorted(by_article)):
+            rows = self.connection.scan("sentences", every(one_of("article_id", chunk), 'speaker_key != ""'), fields)
+            for row in sorted(rows, key=lambda r: int(r["id"])):
+                for passage in by_article[row["article_id"]]:
+                    if passage.start <= int(row["start_char"]) and int(row["end_char"]) <= passage.end:
+                        found.setdefault(passage.id, []).append((row["speaker_key"], row["speaker"]))
+        return found
+
+    def sentence_speakers(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        found: dict[int, tuple[str, str]] = {}
+        for chunk in _chunks([int(i) for i in ids]):
+            expr = every(one_of("id", chunk), 'speaker_key != ""')
+            for row in self.connection.query("sentences", expr, ["id", "speaker_key", "speaker"]):
+                found[int(row["id"])] = (row["speaker_key"], row["speaker"])
+        return found
 
     # --- rows by id --------------------------------------------------------------------------------
 
@@ -333,6 +386,11 @@ class MilvusRetrieval:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _said(key: str) -> str:
+    """Sentences that quote the speaker ``key``: their folded speaker is it, or ends with it as a word."""
+    return f"(speaker_key == {literal(key)} or speaker_key like {literal('% ' + key)})"
 
 
 def _where(filters: Filters) -> str:

@@ -134,14 +134,14 @@ def _sync(
 
 def fingerprints(store: Store, hashes: dict[str, tuple[str, str]]) -> dict[str, str]:
     """``{article_id: fingerprint}``: the article's hashes (``Store.article_hashes``) and its passages' and
-    sentences' ids and offsets, and the name of its syndication cluster."""
+    sentences' ids and offsets, who its sentences quote, and the name of its syndication cluster."""
     clusters = store.clusters_of(list(hashes))
     digests = {a: hashlib.sha1(f"{t} {r} {clusters.get(a)}".encode()) for a, (t, r) in hashes.items()}
-    for table in ("passages", "sentences"):
-        for article_id, row_id, start, end in store.db.execute(
-            f'SELECT article_id, id, start, "end" FROM {table} ORDER BY id'
+    for table, said in (("passages", "''"), ("sentences", "coalesce(speaker_key, '')")):
+        for article_id, row_id, start, end, speaker in store.db.execute(
+            f'SELECT article_id, id, start, "end", {said} FROM {table} ORDER BY id'
         ):
-            digests[article_id].update(f" {table[0]}{row_id}:{start}:{end}".encode())
+            digests[article_id].update(f" {table[0]}{row_id}:{start}:{end}:{speaker}".encode())
     return {a: d.hexdigest() for a, d in digests.items()}
 
 
@@ -237,13 +237,14 @@ def _sentence_rows(store: Store, articles: dict[str, Article]) -> list[dict]:
     if not articles:
         return []
     sql = (
-        'SELECT id, article_id, start, "end", vector FROM sentences '
+        'SELECT id, article_id, start, "end", vector, speaker, speaker_title, speaker_key FROM sentences '
         f"WHERE article_id IN ({_placeholders(articles)}) ORDER BY id"
     )
     return [
         {
             "id": row[0], "article_id": row[1], "start_char": row[2], "end_char": row[3],
             **_denormalised(articles[row[1]]), "vector": np.frombuffer(row[4], np.int8).astype(np.float32).tolist(),
+            "speaker": row[5] or "", "speaker_title": row[6] or "", "speaker_key": row[7] or "",
         }  # fmt: skip
         for row in store.db.execute(sql, list(articles))
     ]

@@ -88,6 +88,7 @@ class Hit:
     author: str | None = None
     dateline: str | None = None
     copies: tuple[Copy, ...] = ()  # the rest of its syndication cluster, earliest dated first
+    speakers: tuple[str, ...] = ()  # who its best passage quotes (``indexer.speakers``), in text order
 
     @property
     def also_in(self) -> list[str]:

@@ -20,9 +20,9 @@ from indexer.columns import Columns
 from indexer.filters import Filters
 from indexer.index import IndexDir
 from indexer.records import Article, Copy
-from indexer.store import StoredPassage, StoredSentence
+from indexer.store import Attributed, StoredPassage, StoredSentence
 
-__all__ = ["IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
+__all__ = ["Attributed", "IndexRetrieval", "Retrieval", "StoredPassage", "StoredSentence"]
 
 Phrases = Sequence[Sequence[str]]
 LEXICAL_OVERFETCH = 2  # tantivy candidates for each passage returned (its BM25 differs a little from FTS5's)
@@ -85,6 +85,18 @@ class Retrieval(Protocol):
         """``{article id: the other members of its cluster, earliest dated first}`` for those of ``ids`` with any."""
         ...
 
+    def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
+        """The sentences of an article overlapping ``[start, end)`` that are attributed to a speaker, in order."""
+        ...
+
+    def passage_speakers(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """``{passage id: [(speaker key, speaker), …]}``: who each passage's attributed sentences quote."""
+        ...
+
+    def sentence_speakers(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """``{sentence id: (speaker key, speaker)}`` of those of ``ids`` attributed to a speaker."""
+        ...
+
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
@@ -123,6 +135,7 @@ class IndexRetrieval:
         self.store = index.store
         self._columns: dict[str, tuple[int, Columns]] = {}  # table: (generation, columns)
         self._article_codes: dict[str, int] = {}  # shared by both tables' columns
+        self._quoted: dict[str, tuple[int, tuple[list[int], list[int]]]] = {}  # speaker: (generation, ids)
 
     @classmethod
     def open(cls, path: str | Path) -> IndexRetrieval:
@@ -144,6 +157,22 @@ class IndexRetrieval:
         return self.index.refresh()
 
     def allowed(self, filters: Filters, phrases: Phrases = (), *, other_than: str | None = None) -> np.ndarray | None:
+        found = self._allowed(filters.by_article, phrases, other_than)
+        if filters.speaker is None:
+            return found
+        quoted = np.asarray(self._quoting(filters.speaker)[0], dtype=np.int64)
+        return quoted if found is None else np.intersect1d(found, quoted, assume_unique=True)
+
+    def _quoting(self, key: str) -> tuple[list[int], list[int]]:
+        """(passage ids, sentence ids) quoting the speaker ``key``, remembered for this generation."""
+        known = self._quoted.get(key)
+        if known is None or known[0] != self.store.generation:
+            if len(self._quoted) > 64:
+                self._quoted.clear()
+            self._quoted[key] = (self.store.generation, self.store.quoting(key))
+        return self._quoted[key][1]
+
+    def _allowed(self, filters: Filters, phrases: Phrases, other_than: str | None) -> np.ndarray | None:
         if phrases:
             expr = " AND ".join(f"norm : {_fts_string(' '.join(p))}" for p in phrases)
             found = np.array(sorted(self._fts_ids(expr, Filters())), dtype=np.int64)
@@ -260,13 +289,25 @@ class IndexRetrieval:
     def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
         return self.store.copies(ids)
 
+    def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
+        return self.store.speakers_between(article_id, start, end)
+
+    def passage_speakers(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        return self.store.passage_speakers(ids)
+
+    def sentence_speakers(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        return self.store.sentence_speakers(ids)
+
     def nearest_sentences(
         self, vector: np.ndarray, k: int, filters: Filters, allowed: np.ndarray | None = None
     ) -> list[tuple[StoredSentence, float]]:
         within = None
-        if filters.active:
-            within = self.columns("sentences").select(filters)
-        elif allowed is not None:  # only phrases restrict: the sentences of the articles that have them
+        if filters.by_article.active:
+            within = self.columns("sentences").select(filters.by_article)
+        if filters.speaker is not None:  # only what the speaker is quoted saying
+            quoted = np.asarray(self._quoting(filters.speaker)[1], dtype=np.int64)
+            within = quoted if within is None else np.intersect1d(within, quoted, assume_unique=True)
+        elif within is None and allowed is not None:  # only phrases restrict: the sentences of their articles
             within = self.columns("sentences").of_articles(self.columns("passages").articles_of(allowed))
         if within is not None and len(within) == 0:
             return []

@@ -117,7 +117,23 @@ def m005_clusters(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines, m005_clusters)
+def m006_speakers(db: sqlite3.Connection) -> None:
+    """Who said it (``indexer.speakers``): each sentence's speaker as the article writes it, the title beside it,
+    and the folded key that filters and facets match; ``articles.speaker_version`` says which rules found them
+    (0: not yet, so an index built before this migration gets its speakers on the next ``sahafa index``)."""
+    _run(
+        db,
+        """
+        ALTER TABLE sentences ADD COLUMN speaker TEXT;
+        ALTER TABLE sentences ADD COLUMN speaker_title TEXT;
+        ALTER TABLE sentences ADD COLUMN speaker_key TEXT;
+        CREATE INDEX sentences_speaker ON sentences (speaker_key);
+        ALTER TABLE articles ADD COLUMN speaker_version INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
+MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines, m005_clusters, m006_speakers)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -168,6 +184,16 @@ class StoredSentence:
     end: int
     lang: str
     vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Attributed:
+    """A sentence attributed to a speaker: its offsets in the article text, the speaker and the title given."""
+
+    start: int
+    end: int
+    speaker: str
+    title: str | None
 
 
 @dataclass(frozen=True)
@@ -410,6 +436,61 @@ class Store:
                 found.setdefault(row[0], []).append(Copy(*row[1:]))
         return found
 
+    def articles_without_speakers(self, version: int, limit: int) -> list[str]:
+        """Ids of up to ``limit`` articles whose speakers were found by other rules than ``version`` (or not yet)."""
+        sql = "SELECT id FROM articles WHERE speaker_version != ? ORDER BY id LIMIT ?"
+        return [row[0] for row in self.db.execute(sql, (version, limit))]
+
+    def sentence_spans(self, article_id: str) -> list[tuple[int, int, int]]:
+        """(id, start, end) of an article's sentences, in text order."""
+        sql = 'SELECT id, start, "end" FROM sentences WHERE article_id = ? ORDER BY start'
+        return [(r[0], r[1], r[2]) for r in self.db.execute(sql, (article_id,))]
+
+    def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
+        """The attributed sentences of an article that overlap ``[start, end)``, in text order."""
+        sql = (
+            'SELECT start, "end", speaker, speaker_title FROM sentences WHERE article_id = ? AND start < ? '
+            'AND "end" > ? AND speaker IS NOT NULL ORDER BY start'
+        )
+        return [Attributed(*row) for row in self.db.execute(sql, (article_id, end, start))]
+
+    def quoting(self, key: str) -> tuple[list[int], list[int]]:
+        """(passage ids, sentence ids), ascending, of what ``key`` (a folded speaker name) is quoted in: sentences
+        whose speaker is it or ends with it (a surname names the person), and the passages holding them."""
+        like = "% " + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = "(s.speaker_key = ? OR s.speaker_key LIKE ? ESCAPE '\\')"
+        sentences = [r[0] for r in self.db.execute(f"SELECT s.id FROM sentences s WHERE {where} ORDER BY s.id",
+                                                   (key, like))]  # fmt: skip
+        sql = (
+            "SELECT DISTINCT p.id FROM sentences s JOIN passages p ON p.article_id = s.article_id "
+            f'AND p.start <= s.start AND s."end" <= p."end" WHERE {where} ORDER BY p.id'
+        )
+        return [r[0] for r in self.db.execute(sql, (key, like))], sentences
+
+    def passage_speakers(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """``{passage id: [(speaker key, speaker), …]}``: who the attributed sentences of each passage quote."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = [int(x) for x in ids[i : i + 500]]
+            sql = (
+                "SELECT p.id, s.speaker_key, s.speaker FROM passages p JOIN sentences s ON s.article_id = p.article_id "
+                f'AND s.start >= p.start AND s."end" <= p."end" WHERE p.id IN ({",".join("?" * len(chunk))}) '
+                "AND s.speaker IS NOT NULL"
+            )
+            for row in self.db.execute(sql, chunk):
+                found.setdefault(row[0], []).append((row[1], row[2]))
+        return found
+
+    def sentence_speakers(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """``{sentence id: (speaker key, speaker)}`` for those of ``ids`` that are attributed."""
+        found: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = [int(x) for x in ids[i : i + 500]]
+            sql = (f"SELECT id, speaker_key, speaker FROM sentences WHERE id IN ({','.join('?' * len(chunk))}) "
+                   "AND speaker IS NOT NULL")  # fmt: skip
+            found.update((r[0], (r[1], r[2])) for r in self.db.execute(sql, chunk))
+        return found
+
     def count(self, table: str) -> int:
         assert table in ("articles", "passages", "sentences")
         return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -506,6 +587,13 @@ class Store:
         self.db.executemany("INSERT INTO article_bands (article_id, band, key) VALUES (?, ?, ?)",
                             [(article_id, band, key) for band, key in enumerate(bands)])  # fmt: skip
 
+    def set_speakers(self, article_id: str, rows: Sequence[tuple[int, str | None, str | None, str | None]],
+                     version: int) -> None:  # fmt: skip
+        """Write (sentence id, speaker, title, key) for an article's sentences and the rules that found them."""
+        self.db.executemany("UPDATE sentences SET speaker = ?, speaker_title = ?, speaker_key = ? WHERE id = ?",
+                            [(speaker, title, key, i) for i, speaker, title, key in rows])  # fmt: skip
+        self.db.execute("UPDATE articles SET speaker_version = ? WHERE id = ?", (version, article_id))
+
     def set_cluster(self, ids: Iterable[str], name: str) -> None:
         self.db.executemany("UPDATE articles SET cluster = ? WHERE id = ?", [(name, i) for i in ids])
 
@@ -523,7 +611,9 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (sentence_id, row.article_id, row.start, row.end, row.lang, row.text_hash, row.vector.tobytes()),
             )
-        self.db.execute("UPDATE articles SET sentence_version = ? WHERE id = ?", (version, article_id))
+        # New sentences have no speakers yet: the article's are found again (``indexer.speakers.settle_speakers``).
+        self.db.execute("UPDATE articles SET sentence_version = ?, speaker_version = 0 WHERE id = ?",
+                        (version, article_id))  # fmt: skip
         return ids
 
     def put_article(self, article: Article, text_hash: str, record_hash: str) -> None:

@@ -97,12 +97,15 @@ def create_app(open_searcher: Callable[[], Searcher], *, cors: tuple[str, ...] =
         date_to: Annotated[str | None, Query(alias="to", max_length=40, description="YYYY-MM-DD.")] = None,
         sort: Literal["relevance", "date"] = "relevance",
         facets: Annotated[str | None, Query(max_length=40, description="Coverage counts over every matching "
-                          "article: any of date,source,lang, comma-separated.")] = None,  # fmt: skip
+                          "article: any of date,source,lang,speaker, comma-separated.")] = None,  # fmt: skip
         period: Literal["week", "month", "year"] = "month",
         all_copies: Annotated[bool, Query(description="Every copy of a syndicated story as its own result.")] = False,
+        speaker: Annotated[str | None, Query(max_length=200, description="Only passages quoting this person or "
+                           "body (a surname matches the full name).")] = None,  # fmt: skip
     ) -> dict[str, Any]:
         wanted = facet_names(facets)
-        scope = {"mode": mode, "lang": lang, "sources": source or [], "date_from": date_from, "date_to": date_to}
+        scope = {"mode": mode, "lang": lang, "sources": source or [], "date_from": date_from, "date_to": date_to,
+                 "speaker": speaker}  # fmt: skip
         with lock:
             results = searcher().results(q, k=k, sort=sort, all_copies=all_copies, **scope)
             found = coverage(searcher(), q, period=period, **scope) if wanted else None

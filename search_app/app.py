@@ -37,6 +37,11 @@ STACKS = ("language", "outlet")
 AXIS_FORMATS = {"week": "%d %b %Y", "month": "%b %Y", "year": "%Y"}
 MAX_STACKED = 8  # outlets the chart colours apart; the rest stack as "other"
 MAX_PAGE_QUOTES = 1_000
+SPEAKER_BUTTONS = 8  # speakers offered as one-click filters above the results
+SPEAKER_HELP = (
+    "Who the article says said it, found from reporting verbs (قال، أكد، أضاف… / said, told, added…): a name, "
+    "or the body or role named. A surname matches the full name."
+)
 QUOTE_MARKS = '"“”«»„'
 PLACEHOLDER = "Search in Arabic or English · ابحث بالعربية أو بالإنجليزية"
 LIST_PLACEHOLDER = "One quote per line, Arabic or English · اقتباس واحد في كل سطر، بالعربية أو بالإنجليزية"
@@ -71,11 +76,12 @@ def run_search(
 ) -> tuple[list[Hit], float, dict[str, LanguageCount]]:
     """Cached per store ``generation``: after ``sahafa index`` or ``delete`` commits, the same query runs again."""
     searcher, lock = open_searcher(path)
-    lang, sources, date_from, date_to = filters
+    lang, sources, date_from, date_to, speaker = filters
     with lock:
         found = searcher.results(
-            query, k=RESULTS, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort
-        )
+            query, k=RESULTS, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort,
+            speaker=speaker,
+        )  # fmt: skip
         return found.hits, searcher.last_seconds, found.languages
 
 
@@ -83,10 +89,10 @@ def run_search(
 def run_coverage(path: str, query: str, mode: str, filters: tuple, period: str, generation: int) -> Coverage:
     """Every matching article counted by period, outlet and language (``search_app.coverage``), per generation."""
     searcher, lock = open_searcher(path)
-    lang, sources, date_from, date_to = filters
+    lang, sources, date_from, date_to, speaker = filters
     with lock:
         return coverage(searcher, query, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to,
-                        period=period)  # fmt: skip
+                        period=period, speaker=speaker)  # fmt: skip
 
 
 def generation(path: str) -> int:
@@ -149,7 +155,8 @@ def bound(key: str) -> dict:
 
 
 def sidebar_filters(searcher: Searcher) -> tuple[tuple, str]:
-    """Language, outlets, dates and sort, bound to the URL; returns (lang, sources, from, to) and the sort."""
+    """Language, outlets, dates, speaker and sort, bound to the URL; returns (lang, sources, from, to, speaker)
+    and the sort."""
     store = searcher.retrieval
     low, high = store.date_range()
     bounds = {"min_value": day_or(low, dt.date(1900, 1, 1)), "max_value": day_or(high, dt.date.today())}
@@ -161,8 +168,9 @@ def sidebar_filters(searcher: Searcher) -> tuple[tuple, str]:
     left, right = sidebar.columns(2)
     date_from = left.date_input("From", value=None, **bounds, **bound("from"))
     date_to = right.date_input("To", value=None, **bounds, **bound("to"))
+    speaker = sidebar.text_input("Speaker", placeholder="Anyone quoted", help=SPEAKER_HELP, **bound("speaker"))
     sort = sidebar.radio("Sort by", list(SORTS), horizontal=True, **bound("sort"))
-    filters = (LANGS.get(lang or ""), tuple(outlets), date_from, date_to)
+    filters = (LANGS.get(lang or ""), tuple(outlets), date_from, date_to, speaker.strip() or None)
     return filters, SORTS.get(sort, "relevance")
 
 
@@ -190,9 +198,9 @@ def search_page(path: str, searcher: Searcher) -> None:
         st.warning("No article matched. Try other words, the hybrid or semantic mode, or wider filters.")
     else:
         coverage_chart(path, text, library_mode, filters, searcher.retrieval.date_range())
-        lang, outlets, date_from, date_to = filters
+        lang, outlets, date_from, date_to, speaker = filters
         settings = {"mode": mode, "lang": lang, "outlets": list(outlets), "from": str(date_from or ""),
-                    "to": str(date_to or ""), "sort": sort}  # fmt: skip
+                    "to": str(date_to or ""), "speaker": speaker or "", "sort": sort}  # fmt: skip
         results(hits, seconds, query, settings, languages)
 
 
@@ -213,6 +221,7 @@ def coverage_chart(path: str, query: str, mode: str, filters: tuple, held: tuple
         f"Coverage: {bound_text}{found.articles} matching articles{undated}",
         help=FLOOR_TEXT.capitalize() + ". Click a bar, or drag across bars, to search those dates alone.",
     )
+    speakers_row(found, filters[4])
     rows = chart_rows(found, stack)
     if not rows:
         return
@@ -238,6 +247,24 @@ def coverage_chart(path: str, query: str, mode: str, filters: tuple, held: tuple
     )
     st.altair_chart(chart, key="coverage", on_select=partial(choose_span, period, held),
                     selection_mode=["bar", "span"])  # fmt: skip
+
+
+def set_speaker(name: str) -> None:
+    """One click to what one speaker is quoted saying (or back to everyone): the sidebar's bound speaker."""
+    st.session_state.speaker = name
+    close_article()
+
+
+def speakers_row(found: Coverage, active: str | None) -> None:
+    """Who the matching articles quote, most articles first: a button each that filters on them."""
+    if not found.speakers and not active:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption("Who is quoted:", help=SPEAKER_HELP)
+    if active:
+        row.button(f"Anyone (not only {active})", key="speaker-any", on_click=set_speaker, args=("",), type="tertiary")
+    for i, (name, count) in enumerate(found.speakers[:SPEAKER_BUTTONS]):
+        row.button(f"{name} ({count})", key=f"speaker-{i}", on_click=set_speaker, args=(name,), type="tertiary")
 
 
 def chart_rows(found: Coverage, stack: str) -> list[dict]:

@@ -227,6 +227,7 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.option("--from", "date_from", help="Only articles dated on or after this day (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Only articles dated on or before this day (YYYY-MM-DD).")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--speaker", help="Only passages quoting this person or body (a surname matches the full name).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output (one line per query with --queries).")
 @click.option(
     "--all-copies",
@@ -236,8 +237,8 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 )
 @click.option(
     "--facets",
-    help="Also count every matching article (not only the top k) by date, source and/or lang, comma-separated: "
-    "coverage over time (JSON: \"facets\").",
+    help="Also count every matching article (not only the top k) by date, source, lang and/or speaker, "
+    "comma-separated: coverage over time, and who is quoted (JSON: \"facets\").",
 )
 @click.option("--period", type=click.Choice(["week", "month", "year"]), default="month", show_default=True,
               help="The span of one date count with --facets.")  # fmt: skip
@@ -265,7 +266,9 @@ def search_cmd(
     A pasted quote ranks its source first. Put words in double quotes for an exact phrase (inside a longer query,
     quoted words bind only the query's language). The output says how many results and candidates each language
     has; --lang shows one language alone. --facets date,source,lang counts every article that matches (a passage
-    holds every query word, or a sentence says the same in either language), per --period, outlet and language.
+    holds every query word, or a sentence says the same in either language), per --period, outlet and language;
+    speaker counts who the matching passages quote. --speaker NAME keeps the passages that quote NAME. One result
+    per syndicated story unless --all-copies.
     """
     from search_app.batch import run_batch
     from search_app.coverage import coverage, coverage_json, coverage_text, facet_names

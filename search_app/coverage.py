@@ -21,20 +21,22 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from indexer.errors import BadQuery
 from indexer.filters import Filters
 from indexer.retrieval import StoredSentence
+from indexer.speakers import names_match
 from search_app.query import parse_query
 from search_app.quotes import CLAUSE_CANDIDATES, TRANSLATION_THRESHOLD, clause_runs
 from search_app.search import MODES, Searcher
 
 FLOOR = TRANSLATION_THRESHOLD
 PERIODS = ("week", "month", "year")
-FACETS = ("date", "source", "lang")
+FACETS = ("date", "source", "lang", "speaker")
+TOP_SPEAKERS = 50  # the speaker facet lists this many, most articles first
 MAX_PASSAGES = 50_000  # passages holding every query word, at most
 MAX_SENTENCES = 4_096  # sentences above the floor, at most
 FIRST_SENTENCES = 256  # the sentence search starts here and grows fourfold while all it finds pass the floor
@@ -68,6 +70,8 @@ class Coverage:
     sources: tuple[tuple[str, int], ...]  # most articles first
     langs: tuple[tuple[str, int], ...]
     capped: bool
+    # Who the matching passages and sentences quote (``indexer.speakers``): articles per speaker, most first.
+    speakers: tuple[tuple[str, int], ...] = ()
 
 
 def coverage(
@@ -80,15 +84,19 @@ def coverage(
     date_from: object = None,
     date_to: object = None,
     period: str = "month",
+    speaker: str | None = None,
 ) -> Coverage:
-    """The coverage of ``query`` under the same options as ``Searcher.results``."""
+    """The coverage of ``query`` under the same options as ``Searcher.results``; ``speaker``: only what quotes
+    them."""
     if mode not in MODES:
         raise BadQuery(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if period not in PERIODS:
         raise BadQuery(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
     parsed = parse_query(query)
-    filters = Filters.make(lang, sources, date_from, date_to)
+    filters = Filters.make(lang, sources, date_from, date_to, speaker)
     articles: set[str] = set()
+    said: dict[str, set[str]] = {}  # speaker key: articles
+    names: Counter = Counter()  # (key, spelling): how often
     capped = False
     retrieval = searcher.retrieval
     with retrieval.snapshot():
@@ -96,9 +104,17 @@ def coverage(
         if parsed.empty:
             return _count(retrieval.article_facts([]), period, capped)
         if mode != "semantic" and (parsed.stems or parsed.phrases):
-            found = retrieval.matching(parsed.stems, parsed.phrases, filters, MAX_PASSAGES)
-            articles.update(found.values())
+            found = retrieval.matching(parsed.stems, parsed.phrases, filters.by_article, MAX_PASSAGES)
             capped = len(found) >= MAX_PASSAGES
+            if filters.speaker is not None:
+                quoted = set(retrieval.allowed(filters).tolist())
+                found = {p: a for p, a in found.items() if p in quoted}
+            articles.update(found.values())
+            for passage, quotes in retrieval.passage_speakers(sorted(found)).items():
+                for key, name in quotes:
+                    if filters.speaker is None or names_match(key, filters.speaker):
+                        said.setdefault(key, set()).add(found[passage])
+                        names[(key, name)] += 1
         if mode != "lexical":
             use = searcher.query_vectors(parsed.text)[1]
             k = FIRST_SENTENCES
@@ -110,8 +126,25 @@ def coverage(
                 k = min(4 * k, MAX_SENTENCES)
             capped = capped or (len(passing) >= MAX_SENTENCES)
             passing += _by_clauses(searcher, near, use)
-            articles.update(s.article_id for s in passing if not parsed.phrases or s.lang != parsed.lang)
-        return _count(retrieval.article_facts(sorted(articles)), period, capped)
+            passing = [s for s in passing if not parsed.phrases or s.lang != parsed.lang]
+            articles.update(s.article_id for s in passing)
+            quoting = retrieval.sentence_speakers([s.id for s in passing])
+            for sentence in passing:
+                if sentence.id in quoting:
+                    key, name = quoting[sentence.id]
+                    said.setdefault(key, set()).add(sentence.article_id)
+                    names[(key, name)] += 1
+        found = _count(retrieval.article_facts(sorted(articles)), period, capped)
+        return replace(found, speakers=_speakers(said, names))
+
+
+def _speakers(said: dict[str, set[str]], names: Counter) -> tuple[tuple[str, int], ...]:
+    """Articles per speaker, each under its most frequent spelling, most articles first."""
+    spelling: dict[str, str] = {}
+    for (key, name), _ in names.most_common():
+        spelling.setdefault(key, name)
+    ranked = sorted(said.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_SPEAKERS]
+    return tuple((spelling[key], len(members)) for key, members in ranked)
 
 
 def _by_clauses(searcher: Searcher, near: list[tuple[StoredSentence, float]], use: np.ndarray) -> list:
@@ -216,6 +249,8 @@ def coverage_json(found: Coverage, facets: Sequence[str]) -> dict[str, object]:
         line["source"] = dict(found.sources)
     if "lang" in facets:
         line["lang"] = dict(found.langs)
+    if "speaker" in facets:
+        line["speaker"] = dict(found.speakers)
     return line
 
 
@@ -227,6 +262,8 @@ def coverage_text(found: Coverage, facets: Sequence[str]) -> list[str]:
         lines.append("  by language: " + (_pairs(found.langs) or "-"))
     if "source" in facets:
         lines.append("  by outlet: " + (_pairs(found.sources) or "-"))
+    if "speaker" in facets:
+        lines.append("  by speaker: " + (_pairs(found.speakers) or "-"))
     if "date" in facets:
         lines.append(f"  by {found.period} ({found.undated} undated):")
         lines += [f"    {b.label}  {b.count:>5}  {_pairs(b.langs)}" for b in found.buckets if b.count]

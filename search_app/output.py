@@ -38,6 +38,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "more_passages": [
             {"passage_id": p.passage_id, "start": p.start, "end": p.end, "score": p.score} for p in hit.passages[1:]
         ],
+        "speakers": list(hit.speakers),
         "also_in": hit.also_in,
         "first_published": copy_json(first) if (first := hit.first_published) else None,
         "copies": [copy_json(c) | {"title": c.title, "lang": c.lang} for c in hit.copies],
@@ -144,6 +145,8 @@ def hit_text(hit: Hit, rank: int) -> str:
         lines.append(terminal(f"   {hit.url}"))
     if copies := copies_text(hit):
         lines.append(terminal(f"   {copies}"))
+    if hit.speakers:
+        lines.append(terminal(f"   quotes: {', '.join(hit.speakers)}"))
     snippet = styled(hit.text, best.start, best.end, best.spans).replace("\n", " ")
     lines.append(f"   {'… ' if best.start else ''}{snippet}{' …' if best.end < len(hit.text) else ''}")
     return "\n".join(lines)
@@ -155,6 +158,8 @@ def quote_text(check: QuoteCheck) -> str:
         where = ", ".join(x for x in (m.source, m.date) if x) or "no outlet or date"
         title = heading(m.title, m.article_id)
         lines.append(f"{i}. {m.verdict}: {title} ({where}) id {m.article_id} [{m.start}:{m.end}]")
+        if m.speaker:
+            lines.append(f"   said by {m.speaker}" + (f", {m.speaker_title}" if m.speaker_title else ""))
         if m.url:
             lines.append(f"   {m.url}")
         lines.append(f"   «{m.text}»")

@@ -29,7 +29,7 @@ ID_COLUMNS = ("id", "qid")
 MAX_SHEET_BYTES = 10_000_000
 FIELDS = (
     "line", "id", "quote", "verdict", "similarity", "outlet", "date", "title", "url", "article_id", "start", "end",
-    "source_text", "citation", "matches", "error",
+    "source_text", "citation", "matches", "error", "speaker",
 )  # fmt: skip
 
 
@@ -183,6 +183,7 @@ def table_row(result: BatchResult) -> dict[str, object]:
         "citation": citation(best.source, best.date, best.title, best.url) if best else "",
         "matches": len(check.matches) if check else "",
         "error": result.error,
+        "speaker": (best.speaker or "") if best else "",
     }
 
 

@@ -70,6 +70,8 @@ class QuoteMatch:
     text: str  # the article's original words at [start, end)
     similarity: float  # share of words matched (lexical verdicts) or cosine (paraphrase)
     diff: tuple[WordDiff, ...] = ()
+    speaker: str | None = None  # who the article says said it (``indexer.speakers``), when it says
+    speaker_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,16 @@ def check_quote(searcher: Searcher, quote: str, *, limit: int = 10) -> QuoteChec
     matches += _in_copies(searcher, hits, {m.article_id for m in matches}, exact, quote_words)
     if not any(m.verdict in ("verbatim", "normalised") for m in matches):
         matches += _meaning_matches(searcher, parsed.text, parsed.lang, {m.article_id for m in matches})
+    matches = [_with_speaker(searcher, m) for m in matches]
     matches.sort(key=lambda m: (VERDICTS.index(m.verdict), m.date is None, m.date or "", -m.similarity))
     verdict = matches[0].verdict if matches else "not found"
     return QuoteCheck(quote, verdict, tuple(matches[:limit]), timeline(matches))
+
+
+def _with_speaker(searcher: Searcher, match: QuoteMatch) -> QuoteMatch:
+    """The match with the speaker of the first attributed sentence it overlaps, if any."""
+    said = searcher.retrieval.speakers_between(match.article_id, match.start, match.end)
+    return replace(match, speaker=said[0].speaker, speaker_title=said[0].title) if said else match
 
 
 def _in_copies(

@@ -35,6 +35,7 @@ CANDIDATES = 100  # passages taken from each retriever before fusion (at least 1
 SENTENCE_CANDIDATES = 100  # sentences taken from the sentence index
 QUOTE_CANDIDATES = 1000  # passages that contain the whole query, at most
 PASSAGES_PER_HIT = 3
+SPEAKER_WIDEN = 10  # with a speaker filter, lexical candidates are taken this many times deeper, then kept if quoting
 QUERY_CACHE = 4096
 
 
@@ -127,11 +128,12 @@ class Searcher:
         sort: str = "relevance",
         explain: int | None = None,
         all_copies: bool = False,
+        speaker: str | None = None,
     ) -> list[Hit]:
         """Hits grouped by article, best first (or newest first with ``sort="date"``); see ``results``."""
         found = self.results(
             query, k=k, mode=mode, lang=lang, sources=sources, date_from=date_from, date_to=date_to, sort=sort,
-            explain=explain, all_copies=all_copies,
+            explain=explain, all_copies=all_copies, speaker=speaker,
         )  # fmt: skip
         return found.hits
 
@@ -148,17 +150,19 @@ class Searcher:
         sort: str = "relevance",
         explain: int | None = None,
         all_copies: bool = False,
+        speaker: str | None = None,
     ) -> Results:
         """The ``k`` best articles and per-language counts. ``explain``: how many hits get their best passage's
         most query-like sentence marked from the sentence index (default: all). One hit per syndication cluster
-        (its best-ranked member, with the rest as ``Hit.copies``) unless ``all_copies``."""
+        (its best-ranked member, with the rest as ``Hit.copies``) unless ``all_copies``. ``speaker``: only
+        passages holding a sentence attributed to them (``indexer.speakers``; a surname matches the full name)."""
         started = time.perf_counter()
         if mode not in MODES:
             raise BadQuery(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if sort not in SORTS:
             raise BadQuery(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         parsed = parse_query(query)
-        filters = Filters.make(lang, sources, date_from, date_to)
+        filters = Filters.make(lang, sources, date_from, date_to, speaker)
         with self.retrieval.snapshot():  # one committed generation for the whole query, whatever writers do
             self.retrieval.refresh()  # articles committed since the last query are searchable now
             return self._results(parsed, filters, k, mode, sort, explain, started, all_copies)
@@ -229,7 +233,13 @@ class Searcher:
             return []
         retrieval = self.retrieval
         dense = retrieval.dense(vectors[0], n, allowed) if vectors is not None else {}
-        lexical = retrieval.lexical(parsed.stems, parsed.phrases, filters, n) if mode != "semantic" else {}
+        lexical = {}
+        if mode != "semantic":
+            wide = n * SPEAKER_WIDEN if filters.speaker else n  # the best by BM25 that quote the speaker, below
+            lexical = retrieval.lexical(parsed.stems, parsed.phrases, filters.by_article, wide)
+            if filters.speaker is not None:
+                kept = _among(list(lexical), allowed)
+                lexical = dict(list((i, s) for i, s in lexical.items() if i in kept)[:n])
         if parsed.phrases and not parsed.stems and mode != "semantic":
             # A phrase-only query: every passage that contains the phrase is a lexical match.
             lexical = lexical or {int(i): 1.0 for i in allowed[:n]}
@@ -306,7 +316,12 @@ class Searcher:
         chosen = chosen[:k]
         articles = self.retrieval.articles([a for a, _ in chosen])
         copies = self.retrieval.copies([a for a, _ in chosen])
-        return [_hit(articles[a], group, copies.get(a, ())) for a, group in chosen if a in articles]
+        quoted = self.retrieval.passage_speakers([group[0][1].id for _, group in chosen])
+        return [
+            _hit(articles[a], group, copies.get(a, ()), _names(quoted.get(group[0][1].id, ())))
+            for a, group in chosen
+            if a in articles
+        ]
 
     # --- highlights ------------------------------------------------------------------------------
 
@@ -383,7 +398,17 @@ def _languages(held: list[tuple[str, int]], hits: list[Hit], scored: list[tuple[
     return {lang: LanguageCount(shown.get(lang, 0), pool.get(lang, 0)) for lang, _ in sorted(held)}
 
 
-def _hit(article: Article, group: list[tuple[float, StoredPassage]], copies: Sequence[Copy] = ()) -> Hit:
+def _names(quotes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """Speakers once each (by their folded name), in the order the passage quotes them."""
+    seen: dict[str, str] = {}
+    for key, name in quotes:
+        seen.setdefault(key, name)
+    return tuple(seen.values())
+
+
+def _hit(
+    article: Article, group: list[tuple[float, StoredPassage]], copies: Sequence[Copy] = (), speakers: tuple = ()
+) -> Hit:
     return Hit(
         article_id=article.id,
         title=article.title,
@@ -397,6 +422,7 @@ def _hit(article: Article, group: list[tuple[float, StoredPassage]], copies: Seq
         author=article.author,
         dateline=article.dateline,
         copies=tuple(copies),
+        speakers=speakers,
     )
 
 

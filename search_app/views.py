@@ -150,7 +150,9 @@ def result_card(hit: Hit, rank: int) -> str:
     rank_html = f'<span class="sahafa-rank" title="rank">{rank}</span>'
     title = _title_div("sahafa-card-title", hit.lang, rank_html + escape(short_title(hit.title)))
     snippet = f'<div class="sahafa-snippet {direction(hit.lang)}">{snippet_html(hit)}</div>'
-    return _oneline(title + meta(hit.source, hit.date, hit.lang, hit.url, score) + copies_html(hit) + snippet)
+    quotes = (f'<div class="sahafa-copies" dir="auto">Quotes: {", ".join(escape(n) for n in hit.speakers)}</div>'
+              if hit.speakers else "")  # fmt: skip
+    return _oneline(title + meta(hit.source, hit.date, hit.lang, hit.url, score) + copies_html(hit) + quotes + snippet)
 
 
 def copies_html(hit: Hit) -> str:
@@ -268,6 +270,9 @@ def quote_match_html(match: QuoteMatch, article_text: str | None = None) -> str:
     similarity = f'<span class="sahafa-score">similarity {match.similarity:.2f}</span>'
     title = _title_div("sahafa-card-title", match.lang, escape(short_title(match.title)))
     parts = [title, meta(match.source, match.date, match.lang, match.url, badge, similarity)]
+    if match.speaker:
+        said = escape(match.speaker) + (f", {escape(match.speaker_title)}" if match.speaker_title else "")
+        parts.append(f'<div class="sahafa-copies" dir="auto">Said by <b>{said}</b></div>')
     parts.append(_text_div(quote_context(match, article_text), match.lang, snippet=True))
     if has_direction_controls(match.text):
         parts.append(CONTROLS_NOTE)

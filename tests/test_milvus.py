@@ -101,6 +101,8 @@ QUERIES = [
     ('"the company" profit', {}),
     ("وقال القلاف خلال مشاركتة فى ندوة فى الرياض", {}),
     ("trafficking", {"sort": "date"}),
+    ("الاتجار بالأشخاص", {"speaker": "القلاف"}),
+    ("company profit", {"speaker": "the company"}),
 ]
 LEXICAL = [
     ("merger offers", {}),
@@ -233,6 +235,17 @@ def test_matching_and_facts_answer_alike(backend, built_index) -> None:
         assert len(found) > 2 and milvus.matching(stems, [], Filters(), 2) == dict(list(found.items())[:2])
         articles = sorted(sqlite.store.iter_article_ids())
         assert milvus.article_facts(articles) == sqlite.article_facts(articles)
+        passages = [p.id for p in sqlite.passages_of_articles(articles)]
+        quoted = sqlite.passage_speakers(passages)
+        assert quoted and milvus.passage_speakers(passages) == quoted
+        sentences = [i for (i,) in sqlite.store.db.execute("SELECT id FROM sentences ORDER BY id")]
+        assert milvus.sentence_speakers(sentences) == sqlite.sentence_speakers(sentences)
+        assert milvus.speakers_between(SEED, 0, 10_000) == sqlite.speakers_between(SEED, 0, 10_000) != []
+        for name in ("القلاف", "the company"):
+            wanted = Filters.make(speaker=name)
+            assert same_ids(milvus.allowed(wanted), sqlite.allowed(wanted))
+        nobody = Filters.make(speaker="nobody of that name")
+        assert len(milvus.allowed(nobody)) == len(sqlite.allowed(nobody)) == 0
     finally:
         sqlite.close()
         milvus.close()
