@@ -195,7 +195,7 @@ def _index_locked(
             todo.append(_Pending(article, *hashes, split_passages(article, settings), split_sentences(article.text)))
         todo += _sentences_due(index.store, {p.article.id for p in todo})
         _write(index, todo, report, progress, loaded_encoder, runtime, sentence_encoder)
-        report.clustered = _settle_clusters(index)
+        report.clustered = _settle(index)
         if report.runtime:
             with index.store.transaction():
                 index.store.set_meta(LAST_BUILD, json.dumps(report.last_build(), ensure_ascii=False))
@@ -203,7 +203,7 @@ def _index_locked(
         index.close()
 
 
-def _settle_clusters(index: IndexDir) -> int:
+def _settle(index: IndexDir) -> int:
     """Syndication clusters for the articles written, or left by a deleted member, since the last run, and the
     speakers of the articles whose sentences were written (``indexer.speakers``); the derived files are saved
     again with the generation that made them visible. Returns how many articles got their cluster."""

@@ -6,7 +6,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from indexer.records import Hit
 
@@ -23,6 +23,24 @@ def display_title(title: str | None) -> str:
 def day(date: str | None) -> str:
     """The calendar day of an ISO 8601 date or timestamp (``""`` when undated)."""
     return (date or "")[:10]
+
+
+def story_parts(hit: Hit, *, date: Callable[[str | None], str] = lambda d: d or "") -> list[str]:
+    """How a syndicated story ran: ["also in 3 outlets (AFP, SPA, CNN)", "first published 2015-07-31 by SPA (id
+    snn-1094)"]; empty for an article with no copies. ``date`` writes a date (the page shows the day)."""
+    if not hit.copies:
+        return []
+    outlets, n = hit.also_in, len(hit.copies)
+    if outlets:
+        parts = [f"also in {len(outlets)} outlet{'s' * (len(outlets) != 1)} ({', '.join(outlets)})"]
+    else:
+        parts = [f"{n} more cop{'ies' if n > 1 else 'y'} in {hit.source or 'the same outlet'}"]
+    if (first := hit.first_published) and first.article_id == hit.article_id:
+        parts.append(f"first published here, {date(first.date)}")
+    elif first:
+        outlet = first.source or "an unnamed outlet"
+        parts.append(f"first published {date(first.date)} by {outlet} (id {first.article_id})")
+    return parts
 
 
 def citation(source: str | None, date: str | None, title: str | None, url: str | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from indexer.records import Copy, Hit, Span, heading
+from search_app.export import story_parts
 from search_app.inert import terminal
 from search_app.quotes import QuoteCheck, QuoteMatch
 from search_app.search import Results
@@ -51,18 +52,7 @@ def copy_json(copy: Copy) -> dict[str, Any]:
 
 def copies_text(hit: Hit) -> str | None:
     """ "also in 3 outlets (AFP, SPA, CNN); first published 2015-07-31 by SPA (id snn-1094)", or None."""
-    if not hit.copies:
-        return None
-    outlets, n = hit.also_in, len(hit.copies)
-    if outlets:
-        parts = [f"also in {len(outlets)} outlet{'s' * (len(outlets) != 1)} ({', '.join(outlets)})"]
-    else:
-        parts = [f"{n} more cop{'ies' if n > 1 else 'y'} in {hit.source or 'the same outlet'}"]
-    if (first := hit.first_published) and first.article_id == hit.article_id:
-        parts.append(f"first published here, {first.date}")
-    elif first:
-        parts.append(f"first published {first.date} by {first.source or 'an unnamed outlet'} (id {first.article_id})")
-    return "; ".join(parts)
+    return "; ".join(story_parts(hit)) or None
 
 
 def languages_json(results: Results) -> dict[str, dict[str, int]]:

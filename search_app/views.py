@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from indexer.records import Hit, Span
-from search_app.export import day, display_title
+from search_app.export import day, display_title, story_parts
 from search_app.highlight import mark, render_html, sentence_units, term_spans
 from search_app.inert import escape, has_direction_controls
 from search_app.query import parse_query
@@ -156,20 +156,9 @@ def result_card(hit: Hit, rank: int) -> str:
 
 
 def copies_html(hit: Hit) -> str:
-    """ "Also in 2 outlets: A, B · first published 2015-07-31 by A" for a syndicated story, else nothing."""
-    if not hit.copies:
-        return ""
-    outlets, n = hit.also_in, len(hit.copies)
-    if outlets:
-        names = ", ".join(f"<b>{escape(o)}</b>" for o in outlets)
-        parts = [f"Also in {len(outlets)} outlet{'s' * (len(outlets) != 1)}: {names}"]
-    else:
-        parts = [f"{n} more cop{'ies' if n > 1 else 'y'} in {escape(hit.source or 'the same outlet')}"]
-    if (first := hit.first_published) and first.article_id == hit.article_id:
-        parts.append(f"first published here, {escape(day(first.date))}")
-    elif first:
-        parts.append(f"first published {escape(day(first.date))} by {escape(first.source or 'an unnamed outlet')}")
-    return f'<div class="sahafa-copies" dir="auto">{" · ".join(parts)}</div>'
+    """ "Also in 2 outlets (A, B) · first published 2015-07-31 by A (id …)" for a syndicated story, else nothing."""
+    line = " · ".join(story_parts(hit, date=day))
+    return f'<div class="sahafa-copies" dir="auto">{escape(line[:1].upper() + line[1:])}</div>' if line else ""
 
 
 def snippet_html(hit: Hit) -> str:

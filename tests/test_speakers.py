@@ -52,7 +52,7 @@ SAID = "وقال القلاف خلال مشاركته في ندوة في الر�
     ],
 )  # fmt: skip
 def test_a_reporting_verb_gives_the_speaker_and_the_title(sentence: str, speaker: str, title: str | None) -> None:
-    found = (arabic_attribution if "\u0600" <= sentence[0] <= "\u06ff" else english_attribution)(sentence)
+    found = attribution_of(sentence)
     assert found is not None and (found.speaker, found.title) == (speaker, title)
 
 
@@ -66,8 +66,11 @@ def test_a_reporting_verb_gives_the_speaker_and_the_title(sentence: str, speaker
     ],
 )
 def test_a_sentence_that_reports_nobody_has_no_speaker(sentence: str) -> None:
-    found = (arabic_attribution if "\u0600" <= sentence[0] <= "\u06ff" else english_attribution)(sentence)
-    assert found is None
+    assert attribution_of(sentence) is None
+
+
+def attribution_of(sentence: str):
+    return (arabic_attribution if "\u0600" <= sentence[0] <= "\u06ff" else english_attribution)(sentence)
 
 
 def test_the_seed_names_al_qallaf_in_full_and_a_verb_without_subject_carries_him() -> None:
