@@ -62,7 +62,7 @@ TITLE_WORDS = {
     "المهندس", "الامير", "الملك", "ولي", "محافظ", "المحافظ", "امير", "مفوض", "المفوض", "الباحث", "الباحثه",
     "المحلل", "الخبير", "خبير", "استاذ", "استاذه", "الاستاذ", "مسؤول", "المسؤول", "رئيسة", "الميجر", "جنرال",
     "الجنرال", "السياسي", "الناشط", "الناشطه", "المخرج", "الفنان", "الفنانه", "الزعيم", "زعيم", "اخصائيه",
-    "اخصائي", "معالي", "سعاده", "سمو", "فخامه", "المفتي", "مفتي", "الامين العام", "المدعي", "الرئيس التنفيذي",
+    "اخصائي", "معالي", "سعاده", "سمو", "فخامه", "المفتي", "مفتي", "المدعي",
 }  # fmt: skip
 NAME_LINKS = {"بن", "ابن", "ابو", "أبو", "عبد", "ال", "آل", "دا", "دي", "فان", "ولد", "بنت"}
 DOCUMENTS = {"تقرير", "بيان", "توضيحات", "تصريحات", "تصريح"}
@@ -84,6 +84,7 @@ VERBS, PARTICLES, STOPS, PRONOUNS, TITLE_WORDS = map(_folded, (VERBS, PARTICLES,
 NAMED_BY_QUOTES, ROLE_HEADS, NOT_SOURCES, DOCUMENTS = map(_folded, (NAMED_BY_QUOTES, ROLE_HEADS, NOT_SOURCES,
                                                                     DOCUMENTS))  # fmt: skip
 SUBORDINATE, AUDIENCES, GROUP_HEADS = map(_folded, (SUBORDINATE, AUDIENCES, GROUP_HEADS))
+JOINABLE = VERBS | PARTICLES  # words that «و» or «ف» may join to what came before
 TANWEEN_FATH = "\u064b"  # «تعقيباً»، «رداً»: an adverb of how it was said, never the one who said it
 
 
@@ -140,7 +141,7 @@ def _verb_after(words: list[tuple[str, str]], at: int) -> Attribution | None:
 
 def _bare(form: str) -> str:
     """A word without the و/ف that joins it to what came before («وقال» → قال)."""
-    return form[1:] if len(form) > 3 and form[0] in "وف" and form[1:] in VERBS | PARTICLES else form
+    return form[1:] if len(form) > 3 and form[0] in "وف" and form[1:] in JOINABLE else form
 
 
 def _after_ma(words: list[tuple[str, str]], i: int) -> bool:
