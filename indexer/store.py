@@ -458,14 +458,13 @@ class Store:
         """(passage ids, sentence ids), ascending, of what ``key`` (a folded speaker name) is quoted in: sentences
         whose speaker is it or ends with it (a surname names the person), and the passages holding them."""
         like = "% " + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = "(s.speaker_key = ? OR s.speaker_key LIKE ? ESCAPE '\\')"
-        sentences = [r[0] for r in self.db.execute(f"SELECT s.id FROM sentences s WHERE {where} ORDER BY s.id",
-                                                   (key, like))]  # fmt: skip
-        sql = (
-            "SELECT DISTINCT p.id FROM sentences s JOIN passages p ON p.article_id = s.article_id "
-            f'AND p.start <= s.start AND s."end" <= p."end" WHERE {where} ORDER BY p.id'
+        sql = (  # one scan of the sentences: each quoting sentence with the passage that holds it
+            "SELECT s.id, p.id FROM sentences s LEFT JOIN passages p ON p.article_id = s.article_id "
+            'AND p.start <= s.start AND s."end" <= p."end" '
+            "WHERE s.speaker_key = ? OR s.speaker_key LIKE ? ESCAPE '\\'"
         )
-        return [r[0] for r in self.db.execute(sql, (key, like))], sentences
+        rows = self.db.execute(sql, (key, like)).fetchall()
+        return sorted({p for _, p in rows if p is not None}), sorted({s for s, _ in rows})
 
     def passage_speakers(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """``{passage id: [(speaker key, speaker), …]}``: who the attributed sentences of each passage quote."""
