@@ -3,12 +3,14 @@
 Each article becomes the set of its normalised word 5-shingles (``indexer.normalize``: re-spelled Arabic, harakat
 and tatweel fold away before shingling). MinHash signatures in an LSH index (``datasketch``) find candidates
 whose estimated Jaccard similarity is above ``LSH_THRESHOLD``; a candidate joins when the shingles the two
-share cover at least ``CONTAINMENT`` of the shorter one's. Containment, not Jaccard, decides: an outlet that
-runs the first two thirds of a wire story shares most of its text with the original but only two thirds of the
-union. Clusters are the connected components of the joined pairs, so they do not depend on the order articles
-arrive in: ``Clusters`` builds them in memory one ``add`` at a time, and ``settle`` keeps them in an index's store
-(each article's LSH band keys in ``article_bands``, its cluster's name, the smallest member id, in
-``articles.cluster``), touching only the articles written or orphaned since the last run.
+share cover at least ``CONTAINMENT`` of the shorter one's and at least ``MIN_JACCARD`` of their union. Containment
+decides: an outlet that runs the first two thirds of a wire story shares most of its text with the original but
+only two thirds of the union. The Jaccard floor keeps a short piece (a brief, one quoted paragraph) that many longer
+stories contain from chaining them all into one cluster. Clusters are the connected components of the joined
+pairs, so they do not depend on the order articles arrive in: ``Clusters`` builds them in memory one ``add`` at a
+time, and ``settle`` keeps them in an index's store (each article's LSH band keys in ``article_bands``, its
+cluster's name, the smallest member id, in ``articles.cluster``), touching only the articles written or orphaned
+since the last run.
 
 ``make bench-syndication`` measures precision and recall of the pairs on news-dev with injected re-edited
 copies (trimmed paragraphs, changed words and a credit line, re-spelled Arabic).
@@ -29,6 +31,7 @@ SHINGLE = 5  # words per shingle
 PERMUTATIONS = 128
 LSH_THRESHOLD = 0.3  # estimated Jaccard for a candidate pair: low, so that trimmed copies are candidates
 CONTAINMENT = 0.75  # of the shorter article's shingles, held by the other, for a pair to join
+MIN_JACCARD = 0.3  # and of the two articles' shingles together: the shorter is not a small part of the longer
 MIN_SHINGLES = 8  # shorter texts (a headline, a caption) are never clustered: too little to tell copies apart
 SETTLE_CHUNK = 2_000  # articles settled per transaction
 
@@ -44,6 +47,15 @@ def containment(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+def copies(a: set[str], b: set[str], join: float = CONTAINMENT) -> bool:
+    """Whether two shingle sets are copies of one text: the shorter mostly held by the other (``join``), and not a
+    small part of it (``MIN_JACCARD`` of the union shared)."""
+    if not a or not b:
+        return False
+    shared = len(a & b)
+    return shared >= join * min(len(a), len(b)) and shared >= MIN_JACCARD * (len(a) + len(b) - shared)
 
 
 @cache
@@ -98,7 +110,7 @@ class Clusters:
         self._parent[article_id] = article_id
         found = fingerprint(text, self.threshold)
         mates = {other for band in enumerate(found.bands) for other in self._bands.get(band, ())}
-        joined = sorted(m for m in mates if containment(found.shingles, self._shingles[m]) >= self.join)
+        joined = sorted(m for m in mates if copies(found.shingles, self._shingles[m], self.join))
         for other in joined:
             self._parent[self._root(article_id)] = self._root(other)
         for band in enumerate(found.bands):
@@ -151,7 +163,7 @@ def _settle_chunk(store: Store, pending: list[str], join: float) -> int:
         missing = [m for m in mates if m not in shingled]
         shingled.update((m, frozenset(shingles(t.text))) for m, t in store.articles(missing).items())
         for mate in mates:
-            if mate in shingled and containment(found.shingles, shingled[mate]) >= join:
+            if mate in shingled and copies(found.shingles, shingled[mate], join):
                 parent.setdefault(mate, mate)
                 parent[_root(parent, article_id)] = _root(parent, mate)
     components: dict[str, set[str]] = {}

@@ -13,7 +13,7 @@ from indexer.config import DATABASE_FILE
 from indexer.passages import sentences
 from indexer.records import Article
 from indexer.store import Store
-from indexer.syndication import Clusters, containment, settle, shingles
+from indexer.syndication import Clusters, containment, copies, settle, shingles
 from search_app.cli import cli
 from search_app.quotes import check_quote
 from search_app.search import Searcher
@@ -40,19 +40,32 @@ def test_shingles_fold_spelling_and_containment_reads_the_shorter() -> None:
 def test_copies_cluster_with_their_original_and_nothing_else(articles: dict[str, str]) -> None:
     ids = sorted(articles)[:12]
     clusters = Clusters()
-    copies = {}
+    copy_of = {}
     for i, article_id in enumerate(ids[:4]):  # copies arrive first: order does not matter
         text = articles[article_id]
         copy = trimmed(text, 0.7) if i % 2 else trimmed(text, 1.0).replace("ا", "أ") + " (Reporting by the desk)"
-        copies[article_id] = f"{article_id}~copy"
-        clusters.add(copies[article_id], copy)
+        copy_of[article_id] = f"{article_id}~copy"
+        clusters.add(copy_of[article_id], copy)
     for article_id in ids:
         clusters.add(article_id, articles[article_id])
-    expected = sorted(sorted([a, copies[a]]) for a in ids[:4])
+    expected = sorted(sorted([a, copy_of[a]]) for a in ids[:4])
     assert clusters.groups() == expected
-    assert clusters.cluster_of(ids[0]) == clusters.cluster_of(copies[ids[0]]) != clusters.cluster_of(ids[1])
+    assert clusters.cluster_of(ids[0]) == clusters.cluster_of(copy_of[ids[0]]) != clusters.cluster_of(ids[1])
     with pytest.raises(ValueError, match="added already"):
         clusters.add(ids[0], "again")
+
+
+def test_a_short_piece_inside_longer_stories_does_not_chain_them(articles: dict[str, str]) -> None:
+    """A brief that two different long stories both quote whole is held by each, but is a small part of either:
+    it joins neither, so the two stories stay apart (a connected component would otherwise chain them)."""
+    first, second = (articles[a] for a in sorted(articles)[:2])
+    brief = " ".join(trimmed(first, 1.0).split()[:30])
+    clusters = Clusters()
+    clusters.add("story-1", f"{first} {brief}")
+    clusters.add("story-2", f"{second} {brief}")
+    assert clusters.add("brief", brief) == []
+    assert clusters.groups() == []
+    assert copies(shingles(brief), shingles(brief + " " + brief[:40])) and not copies(set(), shingles(brief))
 
 
 def test_short_texts_are_never_clustered() -> None:
