@@ -166,13 +166,18 @@ def _settle_chunk(store: Store, pending: list[str], join: float) -> int:
             if mate in shingled and copies(found.shingles, shingled[mate], join):
                 parent.setdefault(mate, mate)
                 parent[_root(parent, article_id)] = _root(parent, mate)
+    names = {m: labels[m] for m in parent if labels.get(m)}
+    for member, name in names.items():  # a stored cluster is one component, however many of this chunk join it
+        parent.setdefault(name, name)
+        parent[_root(parent, member)] = _root(parent, name)
     components: dict[str, set[str]] = {}
     for article_id in parent:
         components.setdefault(_root(parent, article_id), set()).add(article_id)
-    held = store.cluster_members([labels[m] for m in parent if labels.get(m)])
+    held = store.cluster_members(list(names.values()))
     for members in components.values():
-        everyone = members | {x for m in members if labels.get(m) for x in held.get(labels[m], ())}
-        store.set_cluster(everyone, min(everyone))
+        now = {x: name for name in members if name in held for x in held[name]}  # stored members, their name
+        name = min(members | now.keys())
+        store.set_cluster(sorted(x for x in members | now.keys() if now.get(x) != name), name)  # only what changes
     return len(prints)
 
 
