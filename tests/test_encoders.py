@@ -146,3 +146,31 @@ def test_missing_sentence_transformers_models(tmp_path: Path) -> None:
     message = str(by_name.value)
     assert message.startswith("cannot load sentence-transformers model 'no-such-org/no-such-model' offline: ")
     assert "\n" not in message
+
+
+def test_a_single_query_runs_through_a_frozen_graph_equal_to_the_eager_model(encoder) -> None:
+    """One text on the CPU goes through a traced TorchScript graph (``QueryGraph``): the same vector as the eager
+    sentence-transformers forward at every length, from one character to past the 512-token window."""
+    import torch
+
+    from indexer.encoders import QUERY_PROMPT, BlendModule, QueryGraph, unit_rows
+
+    blend = encoder.model[0]
+    assert isinstance(blend, BlendModule)
+    e5 = blend.e5
+    words = (ARABIC + " " + ENGLISH).split()
+    texts = ["x", ARABIC, ENGLISH, *(" ".join(words[i % len(words)] for i in range(n)) for n in (40, 150, 700))]
+    for text in texts:
+        features = e5.model.preprocess([QUERY_PROMPT + text])
+        with torch.inference_mode():
+            eager = unit_rows(e5.model.forward(features)["sentence_embedding"].float().numpy())
+        graphed = e5.embed([text], True)
+        assert_unit_float32(graphed, 1, 384)
+        assert float(eager[0] @ graphed[0]) >= 0.9999, (len(text), features["input_ids"].shape)
+    assert isinstance(e5._single, QueryGraph)  # noqa: SLF001 - it is the graph that answered
+    with pytest.raises(ValueError, match="one text"):
+        e5._single(torch.ones((2, 5), dtype=torch.long))  # noqa: SLF001
+    # A query embedded alone (graph) and within a batch (eager, padded) is the same vector.
+    together = encoder.encode_queries([ENGLISH, ARABIC, UNRELATED])
+    alone = np.vstack([encoder.encode_queries([t]) for t in (ENGLISH, ARABIC, UNRELATED)])
+    assert np.sum(together * alone, axis=1).min() >= 0.999
