@@ -39,7 +39,7 @@ from indexer.milvus import (
     phrase_like,
 )
 from indexer.normalize import TOKEN
-from indexer.records import Article, Copy
+from indexer.records import Article, Copy, shortlist
 from indexer.retrieval import Attributed, Phrases
 from indexer.sentences import SCALE, quantize
 from indexer.store import StoredPassage, StoredSentence
@@ -273,6 +273,12 @@ class MilvusRetrieval:
         return found
 
     def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        return {a: shortlist(c) for a, c in self._all_copies(ids).items()}
+
+    def copy_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        return {a: len(c) for a, c in self._all_copies(ids).items()}
+
+    def _all_copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
         named = self.clusters(ids)
         members: dict[str, list[Copy]] = {}
         for chunk in _chunks(sorted(set(named.values()))):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 HEADING_CHARS = 120
@@ -72,6 +73,21 @@ class Copy:
     lang: str
 
 
+COPIES_LISTED = 50  # copies listed per hit: a wire story re-run by hundreds of outlets costs what 50 cost
+
+
+def shortlist(copies: Sequence[Copy], limit: int = COPIES_LISTED) -> list[Copy]:
+    """The copies a hit lists, from all of them sorted earliest dated first (undated last): the first ``limit``,
+    and beyond those the earliest of every outlet not yet listed, so that ``also_in`` still names every outlet."""
+    listed = list(copies[:limit])
+    outlets = {c.source for c in listed}
+    for copy in copies[limit:]:
+        if copy.source not in outlets:
+            outlets.add(copy.source)
+            listed.append(copy)
+    return listed
+
+
 @dataclass(frozen=True)
 class Hit:
     """A search result: an article and its best-matching passages, best first."""
@@ -87,7 +103,8 @@ class Hit:
     passages: tuple[PassageHit, ...] = field(default_factory=tuple)
     author: str | None = None
     dateline: str | None = None
-    copies: tuple[Copy, ...] = ()  # the rest of its syndication cluster, earliest dated first
+    copies: tuple[Copy, ...] = ()  # the rest of its syndication cluster, earliest dated first (``shortlist``)
+    copy_count: int | None = None  # how many copies the cluster holds besides this one (None: ``len(copies)``)
     speakers: tuple[str, ...] = ()  # who its best passage quotes (``indexer.speakers``), in text order
 
     @property
@@ -100,6 +117,11 @@ class Hit:
         """The earliest dated of the hit and its copies (None when it has no copies or none is dated)."""
         dated = [c for c in (self.as_copy(), *self.copies) if c.date]
         return min(dated, key=lambda c: (c.date, c.article_id)) if self.copies and dated else None
+
+    @property
+    def copies_total(self) -> int:
+        """How many other articles of its cluster there are: ``copies`` lists at most ``COPIES_LISTED`` of them."""
+        return len(self.copies) if self.copy_count is None else self.copy_count
 
     def as_copy(self) -> Copy:
         return Copy(self.article_id, self.title, self.source, self.date, self.url, self.lang)

@@ -82,7 +82,12 @@ class Retrieval(Protocol):
         ...
 
     def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
-        """``{article id: the other members of its cluster, earliest dated first}`` for those of ``ids`` with any."""
+        """``{article id: the other members of its cluster, earliest dated first}`` for those of ``ids`` with any:
+        at most ``COPIES_LISTED`` and the earliest of every other outlet (``records.shortlist``)."""
+        ...
+
+    def copy_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """``{article id: how many other articles its cluster holds}`` for those of ``ids`` with any."""
         ...
 
     def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
@@ -288,6 +293,9 @@ class IndexRetrieval:
 
     def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
         return self.store.copies(ids)
+
+    def copy_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        return self.store.copy_counts(ids)
 
     def speakers_between(self, article_id: str, start: int, end: int) -> list[Attributed]:
         return self.store.speakers_between(article_id, start, end)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Article, Copy, Passage
+from indexer.records import COPIES_LISTED, Article, Copy, Passage
 
 
 def m001_create_tables(db: sqlite3.Connection) -> None:
@@ -133,7 +133,23 @@ def m006_speakers(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines, m005_clusters, m006_speakers)
+def m007_cluster_listing(db: sqlite3.Connection) -> None:
+    """A cluster's copies listed earliest first and its outlets read from indexes alone (``Store.copies``): a story
+    re-run by thousands of articles costs a search what a few dozen do."""
+    _run(
+        db,
+        """
+        CREATE INDEX articles_cluster_date ON articles (cluster, date);
+        CREATE INDEX articles_cluster_source ON articles (cluster, source, date);
+        DROP INDEX articles_cluster
+        """,
+    )
+
+
+MIGRATIONS = (
+    m001_create_tables, m002_sentences, m003_row_high_water, m004_bylines, m005_clusters, m006_speakers,
+    m007_cluster_listing,
+)  # fmt: skip
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -421,20 +437,42 @@ class Store:
                 found.setdefault(row[0], []).append(row[1])
         return found
 
-    def copies(self, ids: Sequence[str]) -> dict[str, list[Copy]]:
-        """``{article id: the other members of its cluster, earliest dated first}`` for each of ``ids`` that has
-        any."""
+    def copies(self, ids: Sequence[str], limit: int = COPIES_LISTED) -> dict[str, list[Copy]]:
+        """``{article id: other members of its cluster, earliest dated first}`` for each of ``ids`` that has any:
+        the ``limit`` earliest, and the earliest of every other outlet (``records.shortlist``), each read through
+        the cluster indexes of m007, so a cluster of thousands costs a few lookups."""
         found: dict[str, list[Copy]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
-            sql = (
-                "SELECT a.id, b.id, b.title, b.source, b.date, b.url, b.lang FROM articles a "
-                "JOIN articles b ON b.cluster = a.cluster AND b.id != a.id "
-                f"WHERE a.id IN ({','.join('?' * len(chunk))}) ORDER BY b.date IS NULL, b.date, b.id"
-            )
-            for row in self.db.execute(sql, chunk):
-                found.setdefault(row[0], []).append(Copy(*row[1:]))
+        listing = "SELECT id, title, source, date, url, lang FROM articles WHERE cluster = ? AND id != ?"
+        for article_id, cluster in self.clusters_of(ids).items():
+            if cluster is None:
+                continue
+            sql = f"{listing} AND date IS NOT NULL ORDER BY date, id LIMIT ?"
+            rows = self.db.execute(sql, (cluster, article_id, limit)).fetchall()
+            if len(rows) < limit:
+                sql = f"{listing} AND date IS NULL ORDER BY id LIMIT ?"
+                rows += self.db.execute(sql, (cluster, article_id, limit - len(rows))).fetchall()
+            else:
+                outlets = {r[2] for r in rows}
+                sql = "SELECT DISTINCT source FROM articles WHERE cluster = ? AND source IS NOT NULL"
+                for (source,) in self.db.execute(sql, (cluster,)).fetchall():
+                    if source not in outlets:
+                        first = f"{listing} AND source = ? LIMIT 1"
+                        dated = f"{listing} AND source = ? AND date IS NOT NULL ORDER BY date LIMIT 1"
+                        rows += (self.db.execute(dated, (cluster, article_id, source)).fetchall()
+                                 or self.db.execute(first, (cluster, article_id, source)).fetchall())  # fmt: skip
+                rows.sort(key=lambda r: (r[3] is None, r[3] or "", r[0]))
+            if rows:
+                found[article_id] = [Copy(*r) for r in rows]
         return found
+
+    def copy_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """``{article id: how many other articles its cluster holds}`` for each of ``ids`` that is clustered."""
+        counts: dict[str, int] = {}
+        for article_id, cluster in self.clusters_of(ids).items():
+            if cluster is not None:
+                counts[article_id] = self.db.execute("SELECT COUNT(*) FROM articles WHERE cluster = ?",
+                                                     (cluster,)).fetchone()[0] - 1  # fmt: skip
+        return counts
 
     def articles_without_speakers(self, version: int, limit: int) -> list[str]:
         """Ids of up to ``limit`` articles whose speakers were found by other rules than ``version`` (or not yet)."""

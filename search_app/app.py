@@ -354,7 +354,9 @@ def results(hits: list[Hit], seconds: float, query: str, settings: dict, languag
 
 def copies(hit: Hit) -> None:
     """The other copies of a syndicated story, each with its outlet, day and a button that opens it."""
-    with st.expander(f"{len(hit.copies)} other cop{'ies' if len(hit.copies) > 1 else 'y'} of this story"):
+    n, listed = hit.copies_total, len(hit.copies)
+    shown = f" ({listed} listed: the earliest, and the first in each outlet)" if listed < n else ""
+    with st.expander(f"{n} other cop{'ies' if n > 1 else 'y'} of this story{shown}"):
         for copy in hit.copies:
             row = st.container(horizontal=True, vertical_alignment="center")
             where = f"{copy.source or 'Unknown outlet'} · {export.day(copy.date) or 'undated'}"

@@ -30,7 +30,7 @@ def story_parts(hit: Hit, *, date: Callable[[str | None], str] = lambda d: d or 
     snn-1094)"]; empty for an article with no copies. ``date`` writes a date (the page shows the day)."""
     if not hit.copies:
         return []
-    outlets, n = hit.also_in, len(hit.copies)
+    outlets, n = hit.also_in, hit.copies_total
     if outlets:
         parts = [f"also in {len(outlets)} outlet{'s' * (len(outlets) != 1)} ({', '.join(outlets)})"]
     else:

@@ -43,6 +43,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "also_in": hit.also_in,
         "first_published": copy_json(first) if (first := hit.first_published) else None,
         "copies": [copy_json(c) | {"title": c.title, "lang": c.lang} for c in hit.copies],
+        "copy_count": hit.copies_total,
     }
 
 

@@ -316,9 +316,10 @@ class Searcher:
         chosen = chosen[:k]
         articles = self.retrieval.articles([a for a, _ in chosen])
         copies = self.retrieval.copies([a for a, _ in chosen])
+        counts = self.retrieval.copy_counts(list(copies))
         quoted = self.retrieval.passage_speakers([group[0][1].id for _, group in chosen])
         return [
-            _hit(articles[a], group, copies.get(a, ()), _names(quoted.get(group[0][1].id, ())))
+            _hit(articles[a], group, copies.get(a, ()), _names(quoted.get(group[0][1].id, ())), counts.get(a))
             for a, group in chosen
             if a in articles
         ]
@@ -407,7 +408,11 @@ def _names(quotes: Sequence[tuple[str, str]]) -> tuple[str, ...]:
 
 
 def _hit(
-    article: Article, group: list[tuple[float, StoredPassage]], copies: Sequence[Copy] = (), speakers: tuple = ()
+    article: Article,
+    group: list[tuple[float, StoredPassage]],
+    copies: Sequence[Copy] = (),
+    speakers: tuple = (),
+    copy_count: int | None = None,
 ) -> Hit:
     return Hit(
         article_id=article.id,
@@ -422,6 +427,7 @@ def _hit(
         author=article.author,
         dateline=article.dateline,
         copies=tuple(copies),
+        copy_count=copy_count,
         speakers=speakers,
     )
 

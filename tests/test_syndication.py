@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from indexer.build import delete_articles, index_sources
 from indexer.config import DATABASE_FILE
 from indexer.passages import sentences
-from indexer.records import Article
+from indexer.records import COPIES_LISTED, Article, Copy, shortlist
 from indexer.store import Store
 from indexer.syndication import Clusters, containment, copies, settle, shingles
 from search_app.cli import cli
@@ -220,6 +221,37 @@ def test_settling_in_small_chunks_gives_the_same_clusters(articles: dict[str, st
         assert name == min(g for g, n in names.items() if n == name)
     assert sorted(sorted(g) for g in groups.values() if len(g) > 1) == in_memory.groups()
     assert len(in_memory.groups()) >= 6
+    store.close()
+
+
+def test_a_story_run_by_many_lists_its_earliest_copies_and_every_outlet(articles: dict[str, str], tmp_path) -> None:
+    """A cluster of 130: a hit lists the 50 earliest copies (undated last) and the earliest of each outlet beyond
+    them, read through the cluster indexes; the count says how many there are; ``shortlist`` agrees."""
+    store = Store(tmp_path / "s.sqlite3")
+    text = articles[sorted(articles)[0]]
+    rng = random.Random(3)
+    rows = []
+    for i in range(130):
+        outlet = "Late Wire" if i == 129 else f"Outlet {i % 4}"
+        day = None if i % 17 == 0 else f"2020-{1 + i % 12:02d}-{1 + rng.randrange(28):02d}"
+        day = "2021-12-31" if i == 129 else day
+        rows.append(Article(f"copy-{i:03d}", text, date=day, source=outlet))
+    with store.transaction():
+        for article in rows:
+            store.put_article(article, "", "")
+    settle(store)
+    hit = "copy-007"
+    others = sorted((Copy(a.id, a.title, a.source, a.date, a.url, a.lang) for a in rows if a.id != hit),
+                    key=lambda c: (c.date is None, c.date or "", c.article_id))  # fmt: skip
+    listed = store.copies([hit])[hit]
+    assert listed == shortlist(others) and len(listed) == COPIES_LISTED + 1
+    assert listed[-1].source == "Late Wire" and all(c.date for c in listed[:-1])
+    assert store.copy_counts([hit, "nowhere"]) == {hit: 129}
+    assert store.copies([hit], limit=200)[hit] == others  # undated copies last
+    plan = " ".join(str(r[-1]) for r in store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM articles WHERE cluster = ? AND id != ? AND date IS NOT NULL "
+        "ORDER BY date, id LIMIT 50", ("copy-000", hit)))  # fmt: skip
+    assert "articles_cluster_date" in plan
     store.close()
 
 
