@@ -89,7 +89,6 @@ class TorchE5Module(_EngineModule):
         super().__init__()
         self.model = load_e5_model(runtime)
         self.dim = int(self.model.get_embedding_dimension() or 384)
-        self.runtime = runtime
         self._single: QueryGraph | None = None
         self._single_failed = runtime.device != "cpu"
 

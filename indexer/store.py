@@ -455,8 +455,8 @@ class Store:
                 outlets = {r[2] for r in rows}
                 for source in self._cluster_outlets(cluster):
                     if source not in outlets:
-                        first = f"{listing} AND source = ? LIMIT 1"
-                        dated = f"{listing} AND source = ? AND date IS NOT NULL ORDER BY date LIMIT 1"
+                        first = f"{listing} AND source = ? ORDER BY id LIMIT 1"  # an outlet with undated copies only
+                        dated = f"{listing} AND source = ? AND date IS NOT NULL ORDER BY date, id LIMIT 1"
                         rows += (self.db.execute(dated, (cluster, article_id, source)).fetchall()
                                  or self.db.execute(first, (cluster, article_id, source)).fetchall())  # fmt: skip
                 rows.sort(key=lambda r: (r[3] is None, r[3] or "", r[0]))

@@ -232,8 +232,8 @@ def test_a_story_run_by_many_lists_its_earliest_copies_and_every_outlet(articles
     rng = random.Random(3)
     rows = []
     for i in range(130):
-        outlet = "Late Wire" if i == 129 else f"Outlet {i % 4}"
-        day = None if i % 17 == 0 else f"2020-{1 + i % 12:02d}-{1 + rng.randrange(28):02d}"
+        outlet = {128: "Undated Wire", 129: "Late Wire"}.get(i, f"Outlet {i % 4}")
+        day = None if i % 17 == 0 or i == 128 else f"2020-{1 + i % 12:02d}-{1 + rng.randrange(28):02d}"
         day = "2021-12-31" if i == 129 else day
         rows.append(Article(f"copy-{i:03d}", text, date=day, source=outlet))
     with store.transaction():
@@ -244,8 +244,8 @@ def test_a_story_run_by_many_lists_its_earliest_copies_and_every_outlet(articles
     others = sorted((Copy(a.id, a.title, a.source, a.date, a.url, a.lang) for a in rows if a.id != hit),
                     key=lambda c: (c.date is None, c.date or "", c.article_id))  # fmt: skip
     listed = store.copies([hit])[hit]
-    assert listed == shortlist(others) and len(listed) == COPIES_LISTED + 1
-    assert listed[-1].source == "Late Wire" and all(c.date for c in listed[:-1])
+    assert listed == shortlist(others) and len(listed) == COPIES_LISTED + 2
+    assert [c.source for c in listed[-2:]] == ["Late Wire", "Undated Wire"] and all(c.date for c in listed[:-1])
     assert store.copy_counts([hit, "nowhere"]) == {hit: 129}
     assert store.copies([hit], limit=200)[hit] == others  # undated copies last
     plan = " ".join(str(r[-1]) for r in store.db.execute(
