@@ -83,8 +83,7 @@ class TorchE5Module(_EngineModule):
     """e5-small as the sentence-transformers model ``e5_model`` builds, in the runtime's device and precision.
 
     One text on the CPU (a query, what a search waits for) runs through a frozen TorchScript graph of the same
-    model, traced on the second such call: the eager forward spends a third of its time in Python between
-    kernels, and the trace (~0.5 s) is worth it to a process that searches again, not to a one-shot CLI query."""
+    model, traced on first use: the eager forward spends a third of its time in Python between kernels."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
@@ -92,7 +91,6 @@ class TorchE5Module(_EngineModule):
         self.dim = int(self.model.get_embedding_dimension() or 384)
         self._single: QueryGraph | None = None
         self._single_failed = runtime.device != "cpu"
-        self._singles = 0  # single texts embedded so far: the first goes eager
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         if len(texts) <= 2:  # a query: straight through the modules, without encode()'s batching (~1.5 ms)
@@ -113,10 +111,8 @@ class TorchE5Module(_EngineModule):
         )
 
     def _graph(self, example: torch.Tensor) -> QueryGraph | None:
-        """The frozen graph for single texts, traced on ``example`` at the second call; None before and where it
-        cannot be."""
-        self._singles += 1
-        if self._single is None and not self._single_failed and self._singles > 1:
+        """The frozen graph for single texts, traced on ``example`` the first time; None where it cannot be."""
+        if self._single is None and not self._single_failed:
             try:
                 self._single = QueryGraph(self.model[0].auto_model, example)
             except Exception:  # noqa: BLE001 - a model torch cannot trace keeps the eager path, which is the same
